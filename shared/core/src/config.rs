@@ -1,0 +1,277 @@
+//! The policy, read once at the edge (environment variables), validated before any event is
+//! handled: a bad setting stops the function at start-up with its name, never mid-incident.
+
+use std::collections::BTreeSet;
+
+use chrono::Duration;
+use serde::Serialize;
+
+/// Every knob the remediator and auditor obey. Defaults are documented in the README.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Policy {
+    /// Plan and report only; never change anything (`CGUARD_DRY_RUN`).
+    pub dry_run: bool,
+    /// Concurrency an offender is limited to (`CGUARD_TARGET_CONCURRENCY`, default 100).
+    pub target_concurrency: u32,
+    /// Reserved concurrency 0 allowed for every function (`CGUARD_KILL_SWITCH_ALLOWED`, default
+    /// false); otherwise only for functions tagged `concurrency-guard:kill-switch=allowed`.
+    pub kill_switch_allowed: bool,
+    /// Account utilisation (peak ÷ limit) at or above which an incident is an emergency
+    /// (`CGUARD_EMERGENCY_UTILIZATION`, default 0.95).
+    pub emergency_utilization: f64,
+    /// Most changes one incident may make (`CGUARD_MAX_ACTIONS`, default 10).
+    pub max_actions: usize,
+    /// Most functions one incident may limit (`CGUARD_MAX_OFFENDERS`, default 3).
+    pub max_offenders: usize,
+    /// Share of the account's peak a function must hold to be an offender
+    /// (`CGUARD_OFFENDER_SHARE`, default 0.2).
+    pub offender_share: f64,
+    /// Minutes of metrics before the alarm that attribution reads (`CGUARD_WINDOW_MINUTES`, default 10).
+    pub window_minutes: u32,
+    /// Never touched, in addition to functions tagged `concurrency-guard:protected=true`
+    /// (`CGUARD_PROTECTED_FUNCTIONS`, comma-separated).
+    pub protected_functions: BTreeSet<String>,
+    /// The guard's own functions (`CGUARD_GUARD_FUNCTIONS`, plus `AWS_LAMBDA_FUNCTION_NAME`).
+    pub guard_functions: BTreeSet<String>,
+    /// Unreserved concurrency AWS must keep (`CGUARD_UNRESERVED_MINIMUM`); unset means derived
+    /// from the account limit: min(100, limit ÷ 10).
+    pub unreserved_minimum: Option<u32>,
+    /// Minutes after an action before the auditor escalates (`CGUARD_GRACE_MINUTES`, default 10).
+    pub grace_minutes: u32,
+    /// Minutes of healthy metrics before the auditor restores (`CGUARD_COOLDOWN_MINUTES`, default 30).
+    pub cooldown_minutes: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            dry_run: false,
+            target_concurrency: 100,
+            kill_switch_allowed: false,
+            emergency_utilization: 0.95,
+            max_actions: 10,
+            max_offenders: 3,
+            offender_share: 0.2,
+            window_minutes: 10,
+            protected_functions: BTreeSet::new(),
+            guard_functions: BTreeSet::new(),
+            unreserved_minimum: None,
+            grace_minutes: 10,
+            cooldown_minutes: 30,
+        }
+    }
+}
+
+/// A setting that cannot be used, named so the operator can fix it.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid setting {name}={value:?}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub problem: &'static str,
+}
+
+impl Policy {
+    /// Reads the policy from a variable lookup (`std::env::var` in production, a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let read = |name: &'static str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let mut guard_functions = list(read("CGUARD_GUARD_FUNCTIONS"));
+        if let Some(me) = read("AWS_LAMBDA_FUNCTION_NAME") {
+            guard_functions.insert(me);
+        }
+        let policy = Self {
+            dry_run: parse_bool("CGUARD_DRY_RUN", read("CGUARD_DRY_RUN"), d.dry_run)?,
+            target_concurrency: parse_num(
+                "CGUARD_TARGET_CONCURRENCY",
+                read("CGUARD_TARGET_CONCURRENCY"),
+                d.target_concurrency,
+                1..=10_000,
+            )?,
+            kill_switch_allowed: parse_bool(
+                "CGUARD_KILL_SWITCH_ALLOWED",
+                read("CGUARD_KILL_SWITCH_ALLOWED"),
+                d.kill_switch_allowed,
+            )?,
+            emergency_utilization: parse_fraction(
+                "CGUARD_EMERGENCY_UTILIZATION",
+                read("CGUARD_EMERGENCY_UTILIZATION"),
+                d.emergency_utilization,
+            )?,
+            max_actions: parse_num(
+                "CGUARD_MAX_ACTIONS",
+                read("CGUARD_MAX_ACTIONS"),
+                d.max_actions as u32,
+                1..=100,
+            )? as usize,
+            max_offenders: parse_num(
+                "CGUARD_MAX_OFFENDERS",
+                read("CGUARD_MAX_OFFENDERS"),
+                d.max_offenders as u32,
+                1..=20,
+            )? as usize,
+            offender_share: parse_fraction(
+                "CGUARD_OFFENDER_SHARE",
+                read("CGUARD_OFFENDER_SHARE"),
+                d.offender_share,
+            )?,
+            window_minutes: parse_num(
+                "CGUARD_WINDOW_MINUTES",
+                read("CGUARD_WINDOW_MINUTES"),
+                d.window_minutes,
+                1..=180,
+            )?,
+            protected_functions: list(read("CGUARD_PROTECTED_FUNCTIONS")),
+            guard_functions,
+            unreserved_minimum: read("CGUARD_UNRESERVED_MINIMUM")
+                .map(|v| parse_num("CGUARD_UNRESERVED_MINIMUM", Some(v), 0, 0..=100_000))
+                .transpose()?,
+            grace_minutes: parse_num(
+                "CGUARD_GRACE_MINUTES",
+                read("CGUARD_GRACE_MINUTES"),
+                d.grace_minutes,
+                1..=1440,
+            )?,
+            cooldown_minutes: parse_num(
+                "CGUARD_COOLDOWN_MINUTES",
+                read("CGUARD_COOLDOWN_MINUTES"),
+                d.cooldown_minutes,
+                1..=10_080,
+            )?,
+        };
+        Ok(policy)
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn grace(&self) -> Duration {
+        Duration::minutes(i64::from(self.grace_minutes))
+    }
+
+    pub fn cooldown(&self) -> Duration {
+        Duration::minutes(i64::from(self.cooldown_minutes))
+    }
+}
+
+fn list(v: Option<String>) -> BTreeSet<String> {
+    v.map(|s| {
+        s.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn parse_bool(name: &'static str, v: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(_) => Err(ConfigError {
+            name,
+            value: v.unwrap_or_default(),
+            problem: "expected true or false",
+        }),
+    }
+}
+
+fn parse_num(
+    name: &'static str,
+    v: Option<String>,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let Some(v) = v else { return Ok(default) };
+    match v.parse::<u32>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        Ok(_) => Err(ConfigError {
+            name,
+            value: v,
+            problem: "out of range",
+        }),
+        Err(_) => Err(ConfigError {
+            name,
+            value: v,
+            problem: "expected a whole number",
+        }),
+    }
+}
+
+fn parse_fraction(name: &'static str, v: Option<String>, default: f64) -> Result<f64, ConfigError> {
+    let Some(v) = v else { return Ok(default) };
+    match v.parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err(ConfigError {
+            name,
+            value: v,
+            problem: "expected a fraction in (0, 1]",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Policy, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Policy::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        assert_eq!(from(&[]).unwrap(), Policy::default());
+    }
+
+    #[test]
+    fn settings_are_read_and_lists_trimmed() {
+        let p = from(&[
+            ("CGUARD_DRY_RUN", "TRUE"),
+            ("CGUARD_TARGET_CONCURRENCY", "50"),
+            ("CGUARD_PROTECTED_FUNCTIONS", " payments , ,auth "),
+            ("CGUARD_GUARD_FUNCTIONS", "cg-auditor"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "cg-remediator"),
+            ("CGUARD_UNRESERVED_MINIMUM", "50"),
+        ])
+        .unwrap();
+        assert!(p.dry_run);
+        assert_eq!(p.target_concurrency, 50);
+        assert_eq!(
+            p.protected_functions,
+            ["auth".to_string(), "payments".into()].into()
+        );
+        assert_eq!(
+            p.guard_functions,
+            ["cg-auditor".to_string(), "cg-remediator".into()].into()
+        );
+        assert_eq!(p.unreserved_minimum, Some(50));
+    }
+
+    #[test]
+    fn a_bad_setting_is_named() {
+        for (k, v) in [
+            ("CGUARD_DRY_RUN", "maybe"),
+            ("CGUARD_TARGET_CONCURRENCY", "0"),
+            ("CGUARD_TARGET_CONCURRENCY", "ten"),
+            ("CGUARD_EMERGENCY_UTILIZATION", "1.5"),
+            ("CGUARD_MAX_ACTIONS", "-1"),
+            ("CGUARD_COOLDOWN_MINUTES", "0"),
+        ] {
+            let err = from(&[(k, v)]).unwrap_err();
+            assert_eq!(err.name, k);
+            assert!(err.to_string().contains(k), "{err}");
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Concurrency Guard's policy: everything that decides, nothing that calls AWS.
+//!
+//! The pipeline, one module per step:
+//! - [`alarm`]: any event shape → [`alarm::Request`] (an [`alarm::Alarm`] or a named function);
+//! - [`observation`]: the CloudWatch figures for the minutes before the alarm;
+//! - [`attribution`]: what the alarm is about ([`attribution::Scope`]), the ranking, the offenders;
+//! - [`model`]: facts about functions and what drives them, and reversible [`model::Change`]s;
+//! - [`plan`]: tiered, bounded actions that never raise a limit;
+//! - [`record`]: previous values stored as tags before anything changes;
+//! - [`report`]: the one JSON document (and human summary) per alarm;
+//! - [`ports`] and [`engine`]: the small traits the AWS adapters implement, and the
+//!   orchestration that runs the steps above through them.
+//!
+//! [`config::Policy`] is read once at the edge and passed down.
+
+pub mod alarm;
+pub mod attribution;
+pub mod config;
+pub mod model;
+pub mod observation;
+pub mod plan;
+pub mod record;
