@@ -14,6 +14,7 @@ Usage: cbor_proxy.py --listen-port 4566 --upstream http://127.0.0.1:5000
 import argparse
 import base64
 import datetime
+import gzip
 import http.client
 import json
 import sys
@@ -197,6 +198,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._cbor_error(404, "UnknownOperationException", f"unknown operation {op_name}")
         op = model.operation_model(op_name)
         try:
+            # The SDK gzips PutMetricData bodies over 10 KiB (@requestCompression).
+            if "gzip" in self.headers.get("Content-Encoding", "").lower():
+                body = gzip.decompress(body)
             params = cbor2.loads(body) if body else {}
             if params is None:
                 params = {}
@@ -228,6 +232,12 @@ class Handler(BaseHTTPRequestHandler):
             if isinstance(doc, dict):
                 code = str(doc.get("__type") or "InternalFailure").split("#")[-1]
                 msg = doc.get("message") or doc.get("Message") or ""
+                # CloudWatch is awsQueryCompatible: the SDK takes the error code from
+                # x-amzn-query-error when present (moto: body "ValidationException",
+                # header "ValidationError;Sender"). Make __type say the same thing.
+                query_error = next((v for k, v in passed if k.lower() == "x-amzn-query-error"), "")
+                if ";" in query_error:
+                    code = query_error.split(";")[0]
             else:  # moto crashed and answered HTML/text
                 code, msg = "InternalFailure", data.decode("utf-8", "replace")[:2000]
                 status = status if status >= 400 else 500

@@ -98,12 +98,26 @@ standin_start() {
     echo "standin: moto on :$moto_port, proxy on $AWS_ENDPOINT_URL (logs in $STANDIN_DIR)" >&2
 }
 
+# _stop_pid PID: SIGTERM, up to 10 s for it to go, then SIGKILL. Works for our
+# own children (reaped with wait) and for pids read back from the pids file.
+_stop_pid() {
+    local pid="$1" i
+    kill "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        if ! kill -0 "$pid" 2>/dev/null || [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == Z* ]]; then
+            wait "$pid" 2>/dev/null || true
+            return 0
+        fi
+        sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
 standin_stop() {
     local pid
     for pid in "${STANDIN_PROXY_PID:-}" "${STANDIN_MOTO_PID:-}"; do
-        [[ -n "$pid" ]] || continue
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
+        [[ -n "$pid" ]] && _stop_pid "$pid"
     done
     STANDIN_PROXY_PID="" STANDIN_MOTO_PID=""
     rm -f "$STANDIN_DIR/pids"

@@ -424,7 +424,7 @@ impl SnsAlarmMessage {
         };
         let arn = self.alarm_arn.filter(|a| !a.is_empty());
         Ok(Alarm {
-            region: arn.as_deref().and_then(region_from_arn),
+            region: arn.as_deref().and_then(crate::drivers::region_of),
             arn,
             name: non_empty(self.alarm_name, "AlarmName")?,
             account_id: self.aws_account_id,
@@ -516,7 +516,7 @@ impl AlarmData {
                 dimensions: s.metric.dimensions,
             })
             .collect();
-        let region = region.or_else(|| arn.as_deref().and_then(region_from_arn));
+        let region = region.or_else(|| arn.as_deref().and_then(crate::drivers::region_of));
         Ok(Alarm {
             name: non_empty(self.alarm_name, "alarmName")?,
             arn,
@@ -592,17 +592,6 @@ pub fn parse_time(s: &str, field: &str) -> Result<DateTime<Utc>, IntakeError> {
         .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| IntakeError::invalid(field, format!("unreadable timestamp {s:?}")))
-}
-
-/// `arn:aws:cloudwatch:us-east-1:123456789012:alarm:NAME` → `us-east-1`.
-fn region_from_arn(arn: &str) -> Option<String> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_partition), Some(_service), Some(region)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    (!region.is_empty()).then(|| region.to_owned())
 }
 
 #[cfg(test)]

@@ -16,7 +16,11 @@
 pub mod alarm;
 pub mod attribution;
 pub mod config;
+pub mod drivers;
 pub mod model;
 pub mod observation;
 pub mod plan;
+pub mod ports;
 pub mod record;
+pub mod report;
+pub mod engine;

@@ -91,9 +91,14 @@ impl ApiTarget {
 
     /// The HTTP API route key (`GET /items`).
     pub fn route_key(&self) -> Option<String> {
-        self.route
-            .as_ref()
-            .map(|r| format!("{} {}", r.method, r.path))
+        // HTTP APIs' catch-all route `$default` has no path.
+        self.route.as_ref().map(|r| {
+            if r.path.is_empty() {
+                r.method.clone()
+            } else {
+                format!("{} {}", r.method, r.path)
+            }
+        })
     }
 }
 
@@ -118,6 +123,9 @@ pub enum Driver {
     Api {
         target: ApiTarget,
         current: Option<Throttle>,
+        /// The stage already has a settings entry for this method/route with no throttle in it:
+        /// removing our throttle later would remove the owner's other settings too.
+        shared_entry: bool,
     },
     Queue {
         uuid: String,
@@ -233,7 +241,6 @@ impl Change {
         }
     }
 
-    /// This change with `previous` replaced by what is there now, for comparisons.
     pub fn describe(&self) -> String {
         match self {
             Self::Throttle {

@@ -199,11 +199,11 @@ impl Planner<'_> {
 
     fn source_limits(&mut self, offender: &Ranked, facts: &FunctionFacts, record: Option<&Record>) {
         let target = self.input.policy.target_concurrency;
-        let apis: BTreeMap<&ApiTarget, Option<Throttle>> = facts
+        let apis: BTreeMap<&ApiTarget, (Option<Throttle>, bool)> = facts
             .drivers
             .iter()
             .filter_map(|d| match d {
-                Driver::Api { target, current } => Some((target, *current)),
+                Driver::Api { target, current, shared_entry } => Some((target, (*current, *shared_entry))),
                 _ => None,
             })
             .collect();
@@ -241,7 +241,7 @@ impl Planner<'_> {
                     // shared between the stages that drive the function.
                     let rate = round2((f64::from(target) / seconds / share).max(1.0));
                     let burst = rate.ceil().max(1.0) as i32;
-                    for (api, current) in apis {
+                    for (api, (current, shared_entry)) in apis {
                         let mut new = Throttle { rate, burst };
                         let rationale = format!(
                             "Little's law: target {target} ÷ average duration {seconds:.2} s = {:.2} req/s{}; \
@@ -251,6 +251,11 @@ impl Planner<'_> {
                             figures(offender)
                         );
                         let status = match current {
+                            None if shared_entry => Some(Status::Skipped(
+                                "the stage has other settings for this method and no throttle: a throttle could not be \
+                                 removed later without removing them; the reservation limits instead"
+                                    .into(),
+                            )),
                             Some(c) if c.rate <= new.rate => Some(Status::Skipped(format!("already limited to {c}"))),
                             Some(c) => {
                                 new.burst = new.burst.min(c.burst);
@@ -513,6 +518,7 @@ mod tests {
                 }),
             },
             current,
+            shared_entry: false,
         }
     }
 

@@ -1,0 +1,79 @@
+//! The small traits the engine needs from AWS, one per concern. `cguard-aws` implements them
+//! with the SDK; nothing here knows about it.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use crate::alarm::AlarmState;
+use crate::model::{AccountFacts, Change, Current, FunctionFacts};
+use crate::observation::{FunctionUsage, Peaks, Window};
+
+/// How a call failed, sorted by what the caller does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Rate-limited after the SDK's own retries: try again later.
+    Throttled,
+    /// Missing permission: fix IAM, retrying will not help.
+    Denied,
+    NotFound,
+    /// AWS refused the value (e.g. the unreserved-minimum check): the request itself must change.
+    Rejected,
+    /// Service error, timeout, network: transient as far as we know.
+    Unavailable,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed ({kind:?}): {message}")]
+pub struct PortError {
+    pub operation: String,
+    pub kind: ErrorKind,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl PortError {
+    pub fn new(operation: impl Into<String>, kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { operation: operation.into(), kind, message: message.into(), source: None }
+    }
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// CloudWatch reads.
+pub trait Metrics: Sync {
+    /// Functions that emitted Lambda metrics recently.
+    fn active_functions(&self) -> impl Future<Output = PortResult<Vec<String>>> + Send;
+    /// Peak `ConcurrentExecutions` of each function and of the account, batched.
+    fn peaks(&self, functions: &[String], window: &Window) -> impl Future<Output = PortResult<Peaks>> + Send;
+    /// The detailed series for a few candidates, batched.
+    fn usage(&self, functions: &[String], window: &Window) -> impl Future<Output = PortResult<Vec<FunctionUsage>>> + Send;
+    /// The current state of an alarm; `None` if it no longer exists.
+    fn alarm_state(&self, name: &str) -> impl Future<Output = PortResult<Option<AlarmState>>> + Send;
+}
+
+/// Reads of what exists and what drives it.
+pub trait Inventory: Sync {
+    fn account(&self) -> impl Future<Output = PortResult<AccountFacts>> + Send;
+    /// A function with its tags, reservation and drivers; `None` if it does not exist.
+    fn function(&self, name: &str) -> impl Future<Output = PortResult<Option<FunctionFacts>>> + Send;
+}
+
+/// Changes, and reading back the value a change targets.
+pub trait Actuator: Sync {
+    fn apply(&self, change: &Change) -> impl Future<Output = PortResult<()>> + Send;
+    fn current(&self, change: &Change) -> impl Future<Output = PortResult<Current>> + Send;
+}
+
+/// Durable records (tags on the offending function).
+pub trait Ledger: Sync {
+    fn write(&self, function_arn: &str, tags: &BTreeMap<String, String>) -> impl Future<Output = PortResult<()>> + Send;
+    fn erase(&self, function_arn: &str, keys: &[String]) -> impl Future<Output = PortResult<()>> + Send;
+    /// Names of functions that carry a record.
+    fn open_records(&self) -> impl Future<Output = PortResult<Vec<String>>> + Send;
+}
+
+/// Everything the engine uses; one adapter usually implements all of it.
+pub trait Aws: Metrics + Inventory + Actuator + Ledger {}
+impl<T: Metrics + Inventory + Actuator + Ledger> Aws for T {}

@@ -1,0 +1,180 @@
+//! The one report per alarm: the function's response, one structured log line, and (rendered
+//! with `Display`) what the CLI and the report topic show a person.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::alarm::{Alarm, AlarmState, EventSource, IncidentId};
+use crate::attribution::{Ranked, Scope};
+use crate::model::{AccountFacts, Action, Driver, Status};
+use crate::observation::Window;
+use crate::plan::Skipped;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nothing to do (state OK, unrelated alarm, no offender, everything already limited).
+    NoAction,
+    /// Actions planned, none taken: a dry run.
+    DryRun,
+    /// Every planned action was applied.
+    Remediated,
+    /// Some actions applied, some failed.
+    Partial,
+    /// Actions were planned and none could be applied, or the inputs could not be read.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmSummary {
+    pub name: String,
+    pub arn: Option<String>,
+    pub state: AlarmState,
+    pub changed_at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+impl From<&Alarm> for AlarmSummary {
+    fn from(a: &Alarm) -> Self {
+        Self { name: a.name.clone(), arn: a.arn.clone(), state: a.state, changed_at: a.changed_at, reason: a.reason.clone() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub incident: IncidentId,
+    pub source: EventSource,
+    pub dry_run: bool,
+    pub outcome: Outcome,
+    pub alarm: Option<AlarmSummary>,
+    /// The function an operator named, for manual requests.
+    pub function: Option<String>,
+    pub scope: Option<Scope>,
+    pub window: Option<Window>,
+    pub account: AccountFacts,
+    pub account_peak: Option<f64>,
+    pub ranking: Vec<Ranked>,
+    pub offenders: Vec<String>,
+    pub drivers: BTreeMap<String, Vec<Driver>>,
+    pub actions: Vec<Action>,
+    pub skipped: Vec<Skipped>,
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn new(incident: IncidentId, source: EventSource, dry_run: bool) -> Self {
+        Self {
+            incident,
+            source,
+            dry_run,
+            outcome: Outcome::NoAction,
+            alarm: None,
+            function: None,
+            scope: None,
+            window: None,
+            account: AccountFacts::default(),
+            account_peak: None,
+            ranking: Vec::new(),
+            offenders: Vec::new(),
+            drivers: BTreeMap::new(),
+            actions: Vec::new(),
+            skipped: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Derives the outcome from the actions' statuses.
+    pub fn settle(&mut self) {
+        let count = |f: fn(&Status) -> bool| self.actions.iter().filter(|a| f(&a.status)).count();
+        let applied = count(|s| matches!(s, Status::Applied));
+        let failed = count(|s| matches!(s, Status::Failed(_)));
+        let planned = count(|s| matches!(s, Status::Planned));
+        self.outcome = match (applied, failed, planned) {
+            (0, 0, 0) => Outcome::NoAction,
+            (_, 0, p) if p > 0 => Outcome::DryRun,
+            (a, 0, _) if a > 0 => Outcome::Remediated,
+            (0, _, _) => Outcome::Failed,
+            _ => Outcome::Partial,
+        };
+    }
+
+    /// Whether a caller should treat this run as failed (non-zero exit, Lambda error metric).
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed | Outcome::Partial)
+    }
+
+    /// A report for input that could not be processed at all; nothing was changed.
+    pub fn aborted(mut self, why: String) -> Self {
+        self.notes.push(why);
+        self.outcome = Outcome::Failed;
+        self
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let subject = match (&self.alarm, &self.function) {
+            (Some(a), _) => format!("alarm {} → {} at {}", a.name, a.state, a.changed_at.format("%Y-%m-%d %H:%M:%S UTC")),
+            (None, Some(f)) => format!("function {f} named by an operator"),
+            (None, None) => "unknown subject".into(),
+        };
+        writeln!(f, "Concurrency Guard — incident {} ({subject})", self.incident)?;
+        writeln!(
+            f,
+            "outcome: {:?}{}",
+            self.outcome,
+            if self.dry_run { " — dry run, nothing changed" } else { "" }
+        )?;
+        if let Some(w) = &self.window {
+            write!(f, "window: {} → {}", w.start.format("%H:%M"), w.end.format("%H:%M UTC"))?;
+            if let Some(p) = self.account_peak {
+                write!(f, "; account peak {p:.0}")?;
+            }
+            if let Some(l) = self.account.limit {
+                write!(f, " of limit {l}")?;
+            }
+            writeln!(f)?;
+        }
+        if !self.ranking.is_empty() {
+            writeln!(f, "\n{:<40} {:>8} {:>8} {:>8} {:>10} {:>6}", "function", "peak", "little", "req/s", "avg ms", "share")?;
+            for r in &self.ranking {
+                let n = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |x| format!("{x:.p$}"));
+                let mark = if self.offenders.contains(&r.function) { " ◀ offender" } else { "" };
+                writeln!(
+                    f,
+                    "{:<40} {:>8} {:>8} {:>8} {:>10} {:>6}{mark}",
+                    r.function,
+                    n(r.peak_concurrency, 0),
+                    n(r.little_estimate, 0),
+                    n(r.invocations_per_second, 2),
+                    n(r.avg_duration_ms, 0),
+                    r.share.map_or("-".to_string(), |s| format!("{:.0}%", s * 100.0)),
+                )?;
+            }
+        }
+        if !self.actions.is_empty() {
+            writeln!(f, "\nactions:")?;
+            for a in &self.actions {
+                let status = match &a.status {
+                    Status::Planned if self.dry_run => "PLANNED (dry run)".to_string(),
+                    Status::Planned => "PLANNED".to_string(),
+                    Status::Applied => "APPLIED".to_string(),
+                    Status::Skipped(why) => format!("SKIPPED: {why}"),
+                    Status::Failed(why) => format!("FAILED: {why}"),
+                };
+                writeln!(f, "  [tier {}] {} — {status}", a.tier as u8, a.change.describe())?;
+                writeln!(f, "           why: {}", a.rationale)?;
+            }
+        }
+        for s in &self.skipped {
+            writeln!(f, "  skipped {}: {}", s.function, s.reason)?;
+        }
+        for n in &self.notes {
+            writeln!(f, "note: {n}")?;
+        }
+        Ok(())
+    }
+}
