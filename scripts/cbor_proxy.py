@@ -143,7 +143,11 @@ class Handler(BaseHTTPRequestHandler):
             conn.close()
 
     def _send(self, status, headers, body, reason=None):
-        self.send_response(status, reason)
+        # send_response_only: upstream's own Server/Date headers are passed, not doubled.
+        self.log_request(status)
+        self.send_response_only(status, reason)
+        if not any(k.lower() == "date" for k, _ in headers):
+            self.send_header("Date", self.date_time_string())
         for k, v in headers:
             if k.lower() not in HOP_BY_HOP:
                 self.send_header(k, v)

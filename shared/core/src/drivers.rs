@@ -21,7 +21,9 @@ pub struct ApiGrant {
 /// The API Gateway grants in a resource policy document. Statements for other principals,
 /// and source ARNs that are not execute-api ARNs, are ignored.
 pub fn api_grants(policy: &str) -> Vec<ApiGrant> {
-    let Ok(doc) = serde_json::from_str::<Value>(policy) else { return Vec::new() };
+    let Ok(doc) = serde_json::from_str::<Value>(policy) else {
+        return Vec::new();
+    };
     let statements = match &doc["Statement"] {
         Value::Array(s) => s.clone(),
         s @ Value::Object(_) => vec![s.clone()],
@@ -29,7 +31,9 @@ pub fn api_grants(policy: &str) -> Vec<ApiGrant> {
     };
     let mut grants: BTreeSet<ApiGrant> = BTreeSet::new();
     for s in statements {
-        if s["Effect"].as_str() != Some("Allow") || !strings(&s["Principal"]["Service"]).contains(&"apigateway.amazonaws.com") {
+        if s["Effect"].as_str() != Some("Allow")
+            || !strings(&s["Principal"]["Service"]).contains(&"apigateway.amazonaws.com")
+        {
             continue;
         }
         let conditions = s["Condition"].as_object().cloned().unwrap_or_default();
@@ -59,18 +63,31 @@ fn grant(arn: &str) -> Option<ApiGrant> {
     }
     let resource = name.resource.to_string();
     let mut parts = resource.splitn(4, '/');
-    let api_id = parts.next().filter(|s| !s.is_empty() && *s != "*")?.to_owned();
-    let wild = |s: Option<&str>| s.filter(|s| !s.is_empty() && !s.contains('*')).map(str::to_owned);
+    let api_id = parts
+        .next()
+        .filter(|s| !s.is_empty() && *s != "*")?
+        .to_owned();
+    let wild = |s: Option<&str>| {
+        s.filter(|s| !s.is_empty() && !s.contains('*'))
+            .map(str::to_owned)
+    };
     let stage = wild(parts.next());
     let method = wild(parts.next());
     let path = parts.next().map(|p| format!("/{p}"));
     let route = match (method, path) {
         (Some(m), Some(p)) if !p.contains('*') => Some(Route { method: m, path: p }),
         // HTTP APIs' catch-all route has no path.
-        (Some(m), None) if m == "$default" => Some(Route { method: m, path: String::new() }),
+        (Some(m), None) if m == "$default" => Some(Route {
+            method: m,
+            path: String::new(),
+        }),
         _ => None,
     };
-    Some(ApiGrant { api_id, stage, route })
+    Some(ApiGrant {
+        api_id,
+        stage,
+        route,
+    })
 }
 
 /// Known about each API that grants reach.
@@ -89,13 +106,18 @@ pub struct ApiCatalog {
 pub fn throttle_targets(grants: &[ApiGrant], catalog: &ApiCatalog) -> Vec<ApiTarget> {
     let mut routes: BTreeMap<(ApiKind, String, String), BTreeSet<Option<Route>>> = BTreeMap::new();
     for g in grants {
-        let Some(kind) = catalog.kinds.get(&g.api_id) else { continue };
+        let Some(kind) = catalog.kinds.get(&g.api_id) else {
+            continue;
+        };
         let stages = match &g.stage {
             Some(s) => vec![s.clone()],
             None => catalog.stages.get(&g.api_id).cloned().unwrap_or_default(),
         };
         for stage in stages {
-            routes.entry((*kind, g.api_id.clone(), stage)).or_default().insert(g.route.clone());
+            routes
+                .entry((*kind, g.api_id.clone(), stage))
+                .or_default()
+                .insert(g.route.clone());
         }
     }
     let mut targets = Vec::new();
@@ -103,21 +125,72 @@ pub fn throttle_targets(grants: &[ApiGrant], catalog: &ApiCatalog) -> Vec<ApiTar
         let concrete: Vec<Route> = granted.iter().flatten().cloned().collect();
         let any_wildcard = granted.contains(&None);
         let chosen: Vec<Option<Route>> = match kind {
-            ApiKind::Rest if !any_wildcard && concrete.len() == 1 => vec![Some(concrete[0].clone())],
+            ApiKind::Rest if !any_wildcard && concrete.len() == 1 => {
+                vec![Some(concrete[0].clone())]
+            }
             ApiKind::Rest => vec![None],
             ApiKind::Http if !any_wildcard => concrete.into_iter().map(Some).collect(),
-            ApiKind::Http => catalog.http_routes.get(&api_id).cloned().unwrap_or_default().into_iter().map(Some).collect(),
+            ApiKind::Http => catalog
+                .http_routes
+                .get(&api_id)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(Some)
+                .collect(),
         };
         for route in chosen {
-            targets.push(ApiTarget { kind, api_id: api_id.clone(), stage: stage.clone(), route });
+            targets.push(ApiTarget {
+                kind,
+                api_id: api_id.clone(),
+                stage: stage.clone(),
+                route,
+            });
         }
     }
     targets
 }
 
+/// Other services allowed to invoke the function (SNS, EventBridge, S3, …): asynchronous
+/// sources that only a reservation can limit.
+pub fn other_sources(policy: &str) -> Vec<String> {
+    let Ok(doc) = serde_json::from_str::<Value>(policy) else {
+        return Vec::new();
+    };
+    let statements = match &doc["Statement"] {
+        Value::Array(s) => s.clone(),
+        s @ Value::Object(_) => vec![s.clone()],
+        _ => Vec::new(),
+    };
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    for s in &statements {
+        for service in strings(&s["Principal"]["Service"]) {
+            if service != "apigateway.amazonaws.com" && s["Effect"].as_str() == Some("Allow") {
+                let arns: Vec<&str> = s["Condition"]
+                    .as_object()
+                    .map(|c| {
+                        c.values()
+                            .flat_map(|t| strings(&t["AWS:SourceArn"]))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.insert(if arns.is_empty() {
+                    service.to_owned()
+                } else {
+                    format!("{service} ({})", arns.join(", "))
+                });
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
 /// `arn:aws:cloudwatch:us-east-1:123456789012:alarm:NAME` → `us-east-1`.
 pub fn region_of(arn: &str) -> Option<String> {
-    ResourceName::from_str(arn).ok()?.region.map(|r| r.to_string())
+    ResourceName::from_str(arn)
+        .ok()?
+        .region
+        .map(|r| r.to_string())
 }
 
 #[cfg(test)]
@@ -128,13 +201,15 @@ mod tests {
     fn policy(arns: &[&str]) -> String {
         let statements: Vec<Value> = arns
             .iter()
-            .map(|a| json!({
-                "Sid": "x", "Effect": "Allow",
-                "Principal": {"Service": "apigateway.amazonaws.com"},
-                "Action": "lambda:InvokeFunction",
-                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow",
-                "Condition": {"ArnLike": {"AWS:SourceArn": a}}
-            }))
+            .map(|a| {
+                json!({
+                    "Sid": "x", "Effect": "Allow",
+                    "Principal": {"Service": "apigateway.amazonaws.com"},
+                    "Action": "lambda:InvokeFunction",
+                    "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow",
+                    "Condition": {"ArnLike": {"AWS:SourceArn": a}}
+                })
+            })
             .chain([json!({
                 "Sid": "s3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
                 "Action": "lambda:InvokeFunction", "Resource": "x",
@@ -145,7 +220,10 @@ mod tests {
     }
 
     fn route(m: &str, p: &str) -> Route {
-        Route { method: m.into(), path: p.into() }
+        Route {
+            method: m.into(),
+            path: p.into(),
+        }
     }
 
     #[test]
@@ -158,9 +236,21 @@ mod tests {
         assert_eq!(
             g,
             vec![
-                ApiGrant { api_id: "abc123".into(), stage: None, route: Some(route("GET", "/items")) },
-                ApiGrant { api_id: "abc123".into(), stage: Some("prod".into()), route: None },
-                ApiGrant { api_id: "h77".into(), stage: None, route: Some(route("$default", "")) },
+                ApiGrant {
+                    api_id: "abc123".into(),
+                    stage: None,
+                    route: Some(route("GET", "/items"))
+                },
+                ApiGrant {
+                    api_id: "abc123".into(),
+                    stage: Some("prod".into()),
+                    route: None
+                },
+                ApiGrant {
+                    api_id: "h77".into(),
+                    stage: None,
+                    route: Some(route("$default", ""))
+                },
             ]
         );
         assert!(api_grants("not json").is_empty());
@@ -168,7 +258,9 @@ mod tests {
 
     #[test]
     fn a_wildcard_stage_expands_and_one_method_gets_a_method_throttle() {
-        let grants = api_grants(&policy(&["arn:aws:execute-api:us-east-1:123456789012:abc123/*/GET/items"]));
+        let grants = api_grants(&policy(&[
+            "arn:aws:execute-api:us-east-1:123456789012:abc123/*/GET/items",
+        ]));
         let catalog = ApiCatalog {
             kinds: [("abc123".into(), ApiKind::Rest)].into(),
             stages: [("abc123".into(), vec!["prod".into(), "beta".into()])].into(),
@@ -177,7 +269,10 @@ mod tests {
         let t = throttle_targets(&grants, &catalog);
         assert_eq!(t.len(), 2);
         assert!(t.iter().all(|t| t.route == Some(route("GET", "/items"))));
-        assert_eq!(t.iter().map(|t| t.stage.as_str()).collect::<Vec<_>>(), ["beta", "prod"]);
+        assert_eq!(
+            t.iter().map(|t| t.stage.as_str()).collect::<Vec<_>>(),
+            ["beta", "prod"]
+        );
     }
 
     #[test]
@@ -186,14 +281,27 @@ mod tests {
             "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/items",
             "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/POST/items",
         ]));
-        let catalog = ApiCatalog { kinds: [("abc123".into(), ApiKind::Rest)].into(), ..Default::default() };
+        let catalog = ApiCatalog {
+            kinds: [("abc123".into(), ApiKind::Rest)].into(),
+            ..Default::default()
+        };
         let t = throttle_targets(&grants, &catalog);
-        assert_eq!(t, vec![ApiTarget { kind: ApiKind::Rest, api_id: "abc123".into(), stage: "prod".into(), route: None }]);
+        assert_eq!(
+            t,
+            vec![ApiTarget {
+                kind: ApiKind::Rest,
+                api_id: "abc123".into(),
+                stage: "prod".into(),
+                route: None
+            }]
+        );
     }
 
     #[test]
     fn http_apis_are_throttled_per_route_never_by_default_route() {
-        let grants = api_grants(&policy(&["arn:aws:execute-api:us-east-1:123456789012:h77/*/*"]));
+        let grants = api_grants(&policy(&[
+            "arn:aws:execute-api:us-east-1:123456789012:h77/*/*",
+        ]));
         let catalog = ApiCatalog {
             kinds: [("h77".into(), ApiKind::Http)].into(),
             stages: [("h77".into(), vec!["$default".into()])].into(),
@@ -207,13 +315,26 @@ mod tests {
 
     #[test]
     fn unknown_apis_are_ignored() {
-        let grants = api_grants(&policy(&["arn:aws:execute-api:us-east-1:123456789012:gone/*/*/*"]));
+        let grants = api_grants(&policy(&[
+            "arn:aws:execute-api:us-east-1:123456789012:gone/*/*/*",
+        ]));
         assert!(throttle_targets(&grants, &ApiCatalog::default()).is_empty());
     }
 
     #[test]
+    fn async_sources_are_listed_from_other_principals() {
+        assert_eq!(
+            other_sources(&policy(&[])),
+            ["s3.amazonaws.com (arn:aws:s3:::bucket)"]
+        );
+    }
+
+    #[test]
     fn region_comes_from_the_arn() {
-        assert_eq!(region_of("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:x").as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            region_of("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:x").as_deref(),
+            Some("eu-west-1")
+        );
         assert_eq!(region_of("nonsense"), None);
     }
 }

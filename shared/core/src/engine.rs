@@ -19,7 +19,12 @@ use crate::report::{AlarmSummary, Report};
 
 /// Handles one request end to end and reports what happened. Never panics on AWS failures:
 /// they end up in the report, with exactly what was and was not changed.
-pub async fn remediate<A: Aws>(aws: &A, request: &Request, policy: &Policy, now: DateTime<Utc>) -> Report {
+pub async fn remediate<A: Aws>(
+    aws: &A,
+    request: &Request,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Report {
     let dry_run = policy.dry_run || request.dry_run;
     let (incident, scope, at, alarm_name, opened_at) = match &request.subject {
         Subject::Alarm(alarm) => {
@@ -33,11 +38,19 @@ pub async fn remediate<A: Aws>(aws: &A, request: &Request, policy: &Policy, now:
                 return report;
             }
             let scope = Scope::of(alarm);
-            (alarm.incident_id(), scope, alarm.changed_at, Some(alarm.name.clone()), alarm.changed_at)
+            (
+                alarm.incident_id(),
+                scope,
+                alarm.changed_at,
+                Some(alarm.name.clone()),
+                alarm.changed_at,
+            )
         }
         Subject::Function { name, requested_at } => (
             IncidentId::new(&format!("manual:{name}"), requested_at),
-            Scope::Function { function: name.clone() },
+            Scope::Function {
+                function: name.clone(),
+            },
             now,
             None,
             *requested_at,
@@ -57,21 +70,32 @@ pub async fn remediate<A: Aws>(aws: &A, request: &Request, policy: &Policy, now:
 
     let window = Window::before(at, policy.window_minutes);
     report.window = Some(window);
-    let (account, observation) = futures::join!(aws.account(), observe(aws, &scope, &window, policy));
+    let (account, observation) =
+        futures::join!(aws.account(), observe(aws, &scope, &window, policy));
     let account = account.unwrap_or_else(|e| {
-        report.notes.push(format!("account settings unavailable ({e})"));
+        report
+            .notes
+            .push(format!("account settings unavailable ({e})"));
         Default::default()
     });
     report.account = account;
     let observation = match observation {
         Ok(o) => o,
-        Err(e) => return report.aborted(format!("could not read CloudWatch metrics, nothing changed: {e}")),
+        Err(e) => {
+            return report.aborted(format!(
+                "could not read CloudWatch metrics, nothing changed: {e}"
+            ));
+        }
     };
 
     let attribution = attribution::attribute(&scope, &observation, policy);
     report.account_peak = attribution.account_peak;
     report.ranking = attribution.ranking.clone();
-    report.offenders = attribution.offenders.iter().map(|o| o.function.clone()).collect();
+    report.offenders = attribution
+        .offenders
+        .iter()
+        .map(|o| o.function.clone())
+        .collect();
     if attribution.offenders.is_empty() {
         report.notes.push(format!(
             "no offender: no function holds {:.0}% of the account's peak and more than the target {}",
@@ -83,9 +107,16 @@ pub async fn remediate<A: Aws>(aws: &A, request: &Request, policy: &Policy, now:
 
     let facts = match gather_facts(aws, &report.offenders).await {
         Ok(f) => f,
-        Err(e) => return report.aborted(format!("could not read the offenders' configuration, nothing changed: {e}")),
+        Err(e) => {
+            return report.aborted(format!(
+                "could not read the offenders' configuration, nothing changed: {e}"
+            ));
+        }
     };
-    report.drivers = facts.iter().map(|(n, f)| (n.clone(), f.drivers.clone())).collect();
+    report.drivers = facts
+        .iter()
+        .map(|(n, f)| (n.clone(), f.drivers.clone()))
+        .collect();
 
     let mut plan = plan::plan(&PlanInput {
         incident: &incident,
@@ -107,16 +138,28 @@ pub async fn remediate<A: Aws>(aws: &A, request: &Request, policy: &Policy, now:
 }
 
 /// Two batched reads: every active function's peak, then details for the few candidates.
-async fn observe<A: Aws>(aws: &A, scope: &Scope, window: &Window, policy: &Policy) -> Result<Observation, PortError> {
+async fn observe<A: Aws>(
+    aws: &A,
+    scope: &Scope,
+    window: &Window,
+    policy: &Policy,
+) -> Result<Observation, PortError> {
     let active = aws.active_functions().await?;
     let peaks = aws.peaks(&active, window).await?;
     let candidates = attribution::candidates(scope, &peaks, policy);
     let usage = aws.usage(&candidates, window).await?;
-    Ok(Observation { window: *window, peaks, usage })
+    Ok(Observation {
+        window: *window,
+        peaks,
+        usage,
+    })
 }
 
 /// Reads the offenders concurrently (there are at most `max_offenders`).
-pub async fn gather_facts<A: Aws>(aws: &A, names: &[String]) -> Result<BTreeMap<String, FunctionFacts>, PortError> {
+pub async fn gather_facts<A: Aws>(
+    aws: &A,
+    names: &[String],
+) -> Result<BTreeMap<String, FunctionFacts>, PortError> {
     let found = join_all(names.iter().map(|n| aws.function(n))).await;
     let mut facts = BTreeMap::new();
     for f in found {
@@ -138,13 +181,23 @@ pub async fn carry_out<A: Aws>(
     now: DateTime<Utc>,
 ) {
     let mut next_index: BTreeMap<String, u32> = BTreeMap::new();
-    for action in plan.actions.iter_mut().filter(|a| a.status == Status::Planned) {
-        let Some(f) = facts.get(&action.function) else { continue };
+    for action in plan
+        .actions
+        .iter_mut()
+        .filter(|a| a.status == Status::Planned)
+    {
+        let Some(f) = facts.get(&action.function) else {
+            continue;
+        };
         let existing = Record::from_tags(&f.tags).ok().flatten();
         let index = next_index
             .entry(f.name.clone())
             .or_insert_with(|| existing.as_ref().map_or(0, Record::next_index));
-        let recorded = RecordedAction { tier: action.tier, change: action.change.clone(), at: now };
+        let recorded = RecordedAction {
+            tier: action.tier,
+            change: action.change.clone(),
+            at: now,
+        };
         let mut tags = match Record::action_tags(*index, &recorded) {
             Ok(t) => t,
             Err(e) => {
@@ -156,7 +209,9 @@ pub async fn carry_out<A: Aws>(
             tags.extend(header.header_tags());
         }
         if let Err(e) = aws.write(&f.arn, &tags).await {
-            action.status = Status::Failed(format!("not changed: could not record the previous value first: {e}"));
+            action.status = Status::Failed(format!(
+                "not changed: could not record the previous value first: {e}"
+            ));
             continue;
         }
         let this = *index;

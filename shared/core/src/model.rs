@@ -81,12 +81,10 @@ impl ApiTarget {
         }
     }
 
-    /// The REST stage's `methodSettings` key: `*/*`, or `items/GET` (path without its leading `/`).
+    /// The REST stage's `methodSettings` key: the patch prefix without its leading `/`
+    /// (`*/*`, `~1items/GET`) — API Gateway keeps the `~1` escape in the key.
     pub fn rest_method_settings_key(&self) -> String {
-        match &self.route {
-            None => "*/*".into(),
-            Some(r) => format!("{}/{}", r.path.trim_start_matches('/'), r.method),
-        }
+        self.rest_patch_prefix().trim_start_matches('/').to_owned()
     }
 
     /// The HTTP API route key (`GET /items`).
@@ -376,7 +374,7 @@ mod tests {
         );
         assert_eq!(
             target(Some(("GET", "/items"))).rest_method_settings_key(),
-            "items/GET"
+            "~1items/GET"
         );
     }
 

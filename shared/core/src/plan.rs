@@ -203,7 +203,11 @@ impl Planner<'_> {
             .drivers
             .iter()
             .filter_map(|d| match d {
-                Driver::Api { target, current, shared_entry } => Some((target, (*current, *shared_entry))),
+                Driver::Api {
+                    target,
+                    current,
+                    shared_entry,
+                } => Some((target, (*current, *shared_entry))),
                 _ => None,
             })
             .collect();

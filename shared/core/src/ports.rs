@@ -35,7 +35,12 @@ pub struct PortError {
 
 impl PortError {
     pub fn new(operation: impl Into<String>, kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { operation: operation.into(), kind, message: message.into(), source: None }
+        Self {
+            operation: operation.into(),
+            kind,
+            message: message.into(),
+            source: None,
+        }
     }
 }
 
@@ -46,18 +51,32 @@ pub trait Metrics: Sync {
     /// Functions that emitted Lambda metrics recently.
     fn active_functions(&self) -> impl Future<Output = PortResult<Vec<String>>> + Send;
     /// Peak `ConcurrentExecutions` of each function and of the account, batched.
-    fn peaks(&self, functions: &[String], window: &Window) -> impl Future<Output = PortResult<Peaks>> + Send;
+    fn peaks(
+        &self,
+        functions: &[String],
+        window: &Window,
+    ) -> impl Future<Output = PortResult<Peaks>> + Send;
     /// The detailed series for a few candidates, batched.
-    fn usage(&self, functions: &[String], window: &Window) -> impl Future<Output = PortResult<Vec<FunctionUsage>>> + Send;
+    fn usage(
+        &self,
+        functions: &[String],
+        window: &Window,
+    ) -> impl Future<Output = PortResult<Vec<FunctionUsage>>> + Send;
     /// The current state of an alarm; `None` if it no longer exists.
-    fn alarm_state(&self, name: &str) -> impl Future<Output = PortResult<Option<AlarmState>>> + Send;
+    fn alarm_state(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = PortResult<Option<AlarmState>>> + Send;
 }
 
 /// Reads of what exists and what drives it.
 pub trait Inventory: Sync {
     fn account(&self) -> impl Future<Output = PortResult<AccountFacts>> + Send;
     /// A function with its tags, reservation and drivers; `None` if it does not exist.
-    fn function(&self, name: &str) -> impl Future<Output = PortResult<Option<FunctionFacts>>> + Send;
+    fn function(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = PortResult<Option<FunctionFacts>>> + Send;
 }
 
 /// Changes, and reading back the value a change targets.
@@ -68,8 +87,16 @@ pub trait Actuator: Sync {
 
 /// Durable records (tags on the offending function).
 pub trait Ledger: Sync {
-    fn write(&self, function_arn: &str, tags: &BTreeMap<String, String>) -> impl Future<Output = PortResult<()>> + Send;
-    fn erase(&self, function_arn: &str, keys: &[String]) -> impl Future<Output = PortResult<()>> + Send;
+    fn write(
+        &self,
+        function_arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    fn erase(
+        &self,
+        function_arn: &str,
+        keys: &[String],
+    ) -> impl Future<Output = PortResult<()>> + Send;
     /// Names of functions that carry a record.
     fn open_records(&self) -> impl Future<Output = PortResult<Vec<String>>> + Send;
 }

@@ -39,7 +39,13 @@ pub struct AlarmSummary {
 
 impl From<&Alarm> for AlarmSummary {
     fn from(a: &Alarm) -> Self {
-        Self { name: a.name.clone(), arn: a.arn.clone(), state: a.state, changed_at: a.changed_at, reason: a.reason.clone() }
+        Self {
+            name: a.name.clone(),
+            arn: a.arn.clone(),
+            state: a.state,
+            changed_at: a.changed_at,
+            reason: a.reason.clone(),
+        }
     }
 }
 
@@ -117,19 +123,37 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let subject = match (&self.alarm, &self.function) {
-            (Some(a), _) => format!("alarm {} → {} at {}", a.name, a.state, a.changed_at.format("%Y-%m-%d %H:%M:%S UTC")),
+            (Some(a), _) => format!(
+                "alarm {} → {} at {}",
+                a.name,
+                a.state,
+                a.changed_at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
             (None, Some(f)) => format!("function {f} named by an operator"),
             (None, None) => "unknown subject".into(),
         };
-        writeln!(f, "Concurrency Guard — incident {} ({subject})", self.incident)?;
+        writeln!(
+            f,
+            "Concurrency Guard — incident {} ({subject})",
+            self.incident
+        )?;
         writeln!(
             f,
             "outcome: {:?}{}",
             self.outcome,
-            if self.dry_run { " — dry run, nothing changed" } else { "" }
+            if self.dry_run {
+                " — dry run, nothing changed"
+            } else {
+                ""
+            }
         )?;
         if let Some(w) = &self.window {
-            write!(f, "window: {} → {}", w.start.format("%H:%M"), w.end.format("%H:%M UTC"))?;
+            write!(
+                f,
+                "window: {} → {}",
+                w.start.format("%H:%M"),
+                w.end.format("%H:%M UTC")
+            )?;
             if let Some(p) = self.account_peak {
                 write!(f, "; account peak {p:.0}")?;
             }
@@ -139,10 +163,19 @@ impl fmt::Display for Report {
             writeln!(f)?;
         }
         if !self.ranking.is_empty() {
-            writeln!(f, "\n{:<40} {:>8} {:>8} {:>8} {:>10} {:>6}", "function", "peak", "little", "req/s", "avg ms", "share")?;
+            writeln!(
+                f,
+                "\n{:<40} {:>8} {:>8} {:>8} {:>10} {:>6}",
+                "function", "peak", "little", "req/s", "avg ms", "share"
+            )?;
             for r in &self.ranking {
-                let n = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |x| format!("{x:.p$}"));
-                let mark = if self.offenders.contains(&r.function) { " ◀ offender" } else { "" };
+                let n =
+                    |v: Option<f64>, p: usize| v.map_or("-".to_string(), |x| format!("{x:.p$}"));
+                let mark = if self.offenders.contains(&r.function) {
+                    " ◀ offender"
+                } else {
+                    ""
+                };
                 writeln!(
                     f,
                     "{:<40} {:>8} {:>8} {:>8} {:>10} {:>6}{mark}",
@@ -151,7 +184,8 @@ impl fmt::Display for Report {
                     n(r.little_estimate, 0),
                     n(r.invocations_per_second, 2),
                     n(r.avg_duration_ms, 0),
-                    r.share.map_or("-".to_string(), |s| format!("{:.0}%", s * 100.0)),
+                    r.share
+                        .map_or("-".to_string(), |s| format!("{:.0}%", s * 100.0)),
                 )?;
             }
         }
@@ -165,7 +199,12 @@ impl fmt::Display for Report {
                     Status::Skipped(why) => format!("SKIPPED: {why}"),
                     Status::Failed(why) => format!("FAILED: {why}"),
                 };
-                writeln!(f, "  [tier {}] {} — {status}", a.tier as u8, a.change.describe())?;
+                writeln!(
+                    f,
+                    "  [tier {}] {} — {status}",
+                    a.tier as u8,
+                    a.change.describe()
+                )?;
                 writeln!(f, "           why: {}", a.rationale)?;
             }
         }
