@@ -1,1 +1,441 @@
+//! A lab account in the local stand-in (moto behind the CBOR proxy): functions, APIs, queues
+//! and CloudWatch metrics shaped like a real incident. Used by the end-to-end tests and the demo.
+//!
+//! Each test works in its own region, so tests share one stand-in without seeing each other.
 
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{Context, Result, bail};
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+use aws_smithy_types::DateTime as SmithyTime;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde_json::Value;
+
+pub const ACCOUNT: &str = "123456789012";
+const ROLE: &str = "cguard-lab-function";
+
+/// Clients for one region of the stand-in.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    pub region: String,
+    pub config: aws_config::SdkConfig,
+    pub lambda: aws_sdk_lambda::Client,
+    pub apigateway: aws_sdk_apigateway::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    role_arn: String,
+}
+
+impl Lab {
+    /// Connects to the stand-in started by `scripts/test` or `scripts/demo` (which export
+    /// `AWS_ENDPOINT_URL` and `CGUARD_STANDIN=1`). Refuses to run against anything else.
+    pub async fn new(region: &str) -> Result<Self> {
+        if std::env::var("CGUARD_STANDIN").as_deref() != Ok("1") {
+            bail!(
+                "no local AWS stand-in: run these through scripts/test (it starts moto on loopback)"
+            );
+        }
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL")?;
+        if !endpoint.starts_with("http://127.0.0.1:") {
+            bail!("refusing a non-loopback endpoint {endpoint}");
+        }
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_owned()))
+            .load()
+            .await;
+        let iam = aws_sdk_iam::Client::new(&config);
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let role_arn = match iam
+            .create_role()
+            .role_name(ROLE)
+            .assume_role_policy_document(policy)
+            .send()
+            .await
+        {
+            Ok(out) => out.role().map(|r| r.arn().to_owned()).context("role ARN")?,
+            // IAM is global: another test created it first.
+            Err(_) => format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}"),
+        };
+        Ok(Self {
+            region: region.to_owned(),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            apigateway: aws_sdk_apigateway::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            config,
+            role_arn,
+        })
+    }
+
+    /// The guard's adapters for this region.
+    pub fn guard(&self) -> cguard_aws::Aws {
+        cguard_aws::Aws::new(&self.config)
+    }
+
+    /// A function with a placeholder package: the stand-in never runs it and does not unpack it.
+    pub async fn function(&self, name: &str, tags: &[(&str, &str)]) -> Result<String> {
+        let out = self
+            .lambda
+            .create_function()
+            .function_name(name)
+            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+            .role(&self.role_arn)
+            .handler("bootstrap")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(b"placeholder".to_vec().into())
+                    .build(),
+            )
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<HashMap<_, _>>(),
+            ))
+            .send()
+            .await
+            .with_context(|| format!("create function {name}"))?;
+        Ok(out.function_arn().context("function ARN")?.to_owned())
+    }
+
+    /// A REST API with `METHOD path` proxied to the function, deployed to `stage`, and the
+    /// resource-policy statement API Gateway gets (`SourceArn` with a wildcard stage).
+    pub async fn rest_api(
+        &self,
+        function: &str,
+        function_arn: &str,
+        stage: &str,
+        method: &str,
+        path: &str,
+    ) -> Result<String> {
+        let api = self
+            .apigateway
+            .create_rest_api()
+            .name(format!("{function}-api"))
+            .send()
+            .await?;
+        let api_id = api.id().context("api id")?.to_owned();
+        let resources = self
+            .apigateway
+            .get_resources()
+            .rest_api_id(&api_id)
+            .send()
+            .await?;
+        let root = resources
+            .items()
+            .iter()
+            .find(|r| r.path() == Some("/"))
+            .and_then(|r| r.id())
+            .context("root")?;
+        let resource = self
+            .apigateway
+            .create_resource()
+            .rest_api_id(&api_id)
+            .parent_id(root)
+            .path_part(path.trim_start_matches('/'))
+            .send()
+            .await?;
+        let resource_id = resource.id().context("resource id")?;
+        self.apigateway
+            .put_method()
+            .rest_api_id(&api_id)
+            .resource_id(resource_id)
+            .http_method(method)
+            .authorization_type("NONE")
+            .send()
+            .await?;
+        self.apigateway
+            .put_integration()
+            .rest_api_id(&api_id)
+            .resource_id(resource_id)
+            .http_method(method)
+            .r#type(aws_sdk_apigateway::types::IntegrationType::AwsProxy)
+            .integration_http_method("POST")
+            .uri(format!(
+                "arn:aws:apigateway:{}:lambda:path/2015-03-31/functions/{function_arn}/invocations",
+                self.region
+            ))
+            .send()
+            .await?;
+        self.apigateway
+            .create_deployment()
+            .rest_api_id(&api_id)
+            .stage_name(stage)
+            .send()
+            .await?;
+        self.lambda
+            .add_permission()
+            .function_name(function)
+            .statement_id("apigateway-invoke")
+            .action("lambda:InvokeFunction")
+            .principal("apigateway.amazonaws.com")
+            .source_arn(format!(
+                "arn:aws:execute-api:{}:{ACCOUNT}:{api_id}/*/{method}{path}",
+                self.region
+            ))
+            .send()
+            .await?;
+        Ok(api_id)
+    }
+
+    /// An SQS queue feeding the function through an event source mapping.
+    pub async fn queue_mapping(&self, function: &str) -> Result<String> {
+        let queue = self
+            .sqs
+            .create_queue()
+            .queue_name(format!("{function}-queue"))
+            .send()
+            .await?;
+        let url = queue.queue_url().context("queue url")?;
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await?;
+        let arn = attrs
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .context("queue arn")?;
+        let mapping = self
+            .lambda
+            .create_event_source_mapping()
+            .function_name(function)
+            .event_source_arn(arn)
+            .batch_size(10)
+            .send()
+            .await?;
+        Ok(mapping.uuid().context("uuid")?.to_owned())
+    }
+
+    /// Seeds one function's Lambda metrics for each minute in `minutes`.
+    pub async fn function_metrics(
+        &self,
+        function: &str,
+        minutes: &[DateTime<Utc>],
+        load: Load,
+    ) -> Result<()> {
+        let dims = [("FunctionName", function)];
+        let mut data = Vec::new();
+        for t in minutes {
+            data.push(datum("ConcurrentExecutions", &dims, *t, load.concurrency));
+            data.push(datum("Invocations", &dims, *t, load.per_second * 60.0));
+            data.push(datum("Duration", &dims, *t, load.duration_ms));
+            data.push(datum("Throttles", &dims, *t, load.throttles));
+        }
+        self.put(data).await
+    }
+
+    /// Seeds the account-level `ConcurrentExecutions`.
+    pub async fn account_metrics(&self, minutes: &[DateTime<Utc>], concurrency: f64) -> Result<()> {
+        self.put(
+            minutes
+                .iter()
+                .map(|t| datum("ConcurrentExecutions", &[], *t, concurrency))
+                .collect(),
+        )
+        .await
+    }
+
+    async fn put(&self, data: Vec<MetricDatum>) -> Result<()> {
+        for chunk in data.chunks(500) {
+            self.cloudwatch
+                .put_metric_data()
+                .namespace("AWS/Lambda")
+                .set_metric_data(Some(chunk.to_vec()))
+                .send()
+                .await
+                .context("PutMetricData")?;
+        }
+        Ok(())
+    }
+
+    /// What the guard could change on a function: its reservation and tags.
+    pub async fn reservation(&self, function: &str) -> Result<Option<i32>> {
+        let out = self
+            .lambda
+            .get_function_concurrency()
+            .function_name(function)
+            .send()
+            .await?;
+        Ok(out.reserved_concurrent_executions())
+    }
+
+    pub async fn tags(&self, function: &str) -> Result<BTreeMap<String, String>> {
+        let out = self
+            .lambda
+            .get_function()
+            .function_name(function)
+            .send()
+            .await?;
+        Ok(out
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default())
+    }
+
+    /// `methodSettings` of a REST stage as `key → (rate, burst)`.
+    pub async fn stage_throttles(
+        &self,
+        api_id: &str,
+        stage: &str,
+    ) -> Result<BTreeMap<String, (f64, i32)>> {
+        let out = self
+            .apigateway
+            .get_stage()
+            .rest_api_id(api_id)
+            .stage_name(stage)
+            .send()
+            .await?;
+        Ok(out
+            .method_settings()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, s)| {
+                        (
+                            k.clone(),
+                            (s.throttling_rate_limit(), s.throttling_burst_limit()),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    pub async fn maximum_concurrency(&self, uuid: &str) -> Result<Option<i32>> {
+        let out = self
+            .lambda
+            .get_event_source_mapping()
+            .uuid(uuid)
+            .send()
+            .await?;
+        Ok(out.scaling_config().and_then(|s| s.maximum_concurrency()))
+    }
+}
+
+/// One function's steady load during the incident.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub concurrency: f64,
+    pub per_second: f64,
+    pub duration_ms: f64,
+    pub throttles: f64,
+}
+
+impl Load {
+    /// A function obeying Little's law: concurrency = rate × duration.
+    pub fn steady(per_second: f64, duration_ms: f64) -> Self {
+        Self {
+            concurrency: (per_second * duration_ms / 1000.0).round(),
+            per_second,
+            duration_ms,
+            throttles: 0.0,
+        }
+    }
+}
+
+fn datum(name: &str, dims: &[(&str, &str)], t: DateTime<Utc>, value: f64) -> MetricDatum {
+    MetricDatum::builder()
+        .metric_name(name)
+        .set_dimensions(Some(
+            dims.iter()
+                .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
+                .collect(),
+        ))
+        .timestamp(SmithyTime::from_secs(t.timestamp()))
+        .value(value)
+        .build()
+}
+
+/// The `n` whole minutes up to and including the minute of `at`.
+pub fn minutes_before(at: DateTime<Utc>, n: i64) -> Vec<DateTime<Utc>> {
+    let minute = at.duration_trunc(Duration::minutes(1)).expect("minute");
+    (0..n)
+        .rev()
+        .map(|i| minute - Duration::minutes(i))
+        .collect()
+}
+
+/// A sample event from `events/`, moved to `at` (and `region`) so it lines up with seeded
+/// metrics. Only times and the alarm ARN's region change; the shape stays the real one.
+pub fn event_at(file: &str, at: DateTime<Utc>, region: &str) -> Result<Value> {
+    let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).with_context(|| path.clone())?;
+    let aws_time = at.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+    let text = text
+        .replace("2026-11-23T09:40:27.123+0000", &aws_time)
+        .replace(
+            "2026-11-23T09:40:27Z",
+            &at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .replace("cloudwatch:us-east-1:", &format!("cloudwatch:{region}:"))
+        .replace(
+            "\"region\": \"us-east-1\"",
+            &format!("\"region\": \"{region}\""),
+        );
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// The classic incident: a 30-second function behind an open REST API eats the pool; a small
+/// API function is throttled; a protected batch function is busy; seven bystanders idle.
+#[derive(Debug, Clone)]
+pub struct ClassicIncident {
+    pub at: DateTime<Utc>,
+    pub offender: &'static str,
+    pub victim: &'static str,
+    pub protected: &'static str,
+    pub bystanders: Vec<String>,
+    pub api_id: String,
+    pub stage: &'static str,
+}
+
+impl ClassicIncident {
+    pub async fn seed(lab: &Lab, at: DateTime<Utc>) -> Result<Self> {
+        let minutes = minutes_before(at, 10);
+        let offender = "slow-search";
+        let arn = lab.function(offender, &[("team", "search")]).await?;
+        let api_id = lab
+            .rest_api(offender, &arn, "prod", "GET", "/items")
+            .await?;
+        // 20 req/s × 30 s = 600 concurrent executions.
+        lab.function_metrics(offender, &minutes, Load::steady(20.0, 30_000.0))
+            .await?;
+
+        let victim = "orders-api";
+        lab.function(victim, &[]).await?;
+        lab.function_metrics(
+            victim,
+            &minutes,
+            Load {
+                throttles: 57.0,
+                ..Load::steady(40.0, 250.0)
+            },
+        )
+        .await?;
+
+        let protected = "payments-batch";
+        lab.function(protected, &[("concurrency-guard:protected", "true")])
+            .await?;
+        lab.function_metrics(protected, &minutes, Load::steady(5.0, 50_000.0))
+            .await?;
+
+        let mut bystanders = Vec::new();
+        for i in 0..7 {
+            let name = format!("bystander-{i}");
+            lab.function(&name, &[]).await?;
+            lab.function_metrics(&name, &minutes, Load::steady(2.0 + f64::from(i), 2_000.0))
+                .await?;
+            bystanders.push(name);
+        }
+        lab.account_metrics(&minutes, 962.0).await?;
+        Ok(Self {
+            at,
+            offender,
+            victim,
+            protected,
+            bystanders,
+            api_id,
+            stage: "prod",
+        })
+    }
+}
