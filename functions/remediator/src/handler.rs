@@ -15,6 +15,8 @@ pub struct Deps<A> {
     pub aws: A,
     pub report_topic: Option<ReportTopic>,
     pub policy: Policy,
+    /// `CGUARD_METRICS_NAMESPACE`, default `ConcurrencyGuard`.
+    pub metrics_namespace: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,14 @@ pub async fn handle<A: Aws>(
                 report = %serde_json::to_string(&report).unwrap_or_default(),
                 "remediation report"
             );
+            // Metrics for what the guard does, straight from the log line (EMF).
+            for line in cguard_core::emf::report_metrics(
+                &deps.metrics_namespace,
+                &report,
+                chrono::Utc::now(),
+            ) {
+                println!("{line}");
+            }
             if let Some(topic) = &deps.report_topic {
                 if let Err(e) = topic.publish(&report).await {
                     tracing::warn!(error = %e, "could not publish the report summary");
@@ -84,4 +94,52 @@ pub async fn handle<A: Aws>(
         return Err(HandlerError::Incomplete(incomplete.join(", ")));
     }
     Ok(json!({ "reports": reports }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cguard_aws::Aws;
+
+    /// Clients pointing at a closed port: any AWS call would fail the test loudly.
+    fn deps() -> Deps<Aws> {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        Deps {
+            aws: Aws::new(&config),
+            report_topic: None,
+            policy: Policy::default(),
+            metrics_namespace: "Test".into(),
+        }
+    }
+
+    fn event(payload: Value) -> LambdaEvent<Value> {
+        LambdaEvent::new(payload, lambda_runtime::Context::default())
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_rejected_with_its_reason_and_no_aws_call() {
+        let err = handle(
+            event(json!({"dryRun": "yes", "functionName": "f"})),
+            &deps(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, HandlerError::BadInput(_)));
+        let d = Diagnostic::from(err);
+        assert_eq!(d.error_type, "BadInput");
+        assert!(d.error_message.contains("dryRun"), "{}", d.error_message);
+    }
+
+    #[tokio::test]
+    async fn an_ok_notification_answers_with_a_no_action_report() {
+        let payload: Value = serde_json::from_str(include_str!("../../../events/sns-ok.json"))
+            .expect("sample event");
+        let out = handle(event(payload), &deps()).await.unwrap();
+        assert_eq!(out["reports"][0]["outcome"], "no_action");
+        assert_eq!(out["reports"][0]["alarm"]["state"], "OK");
+    }
 }

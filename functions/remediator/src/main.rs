@@ -22,6 +22,8 @@ async fn main() -> Result<(), Error> {
             .filter(|a| !a.is_empty())
             .map(|arn| ReportTopic::new(&config, arn)),
         policy,
+        metrics_namespace: std::env::var("CGUARD_METRICS_NAMESPACE")
+            .unwrap_or_else(|_| "ConcurrencyGuard".into()),
     };
     lambda_runtime::run(service_fn(|event| handler::handle(event, &deps))).await
 }

@@ -701,6 +701,9 @@ mod tests {
         let wrapped = parse_event(&json!({"alarm": event("alarm-action.json")})).unwrap();
         assert!(wrapped[0].dry_run);
         assert_eq!(wrapped[0].source, EventSource::Manual);
+        let wrapped = parse_event(&event("manual-alarm-dry-run.json")).unwrap();
+        assert!(wrapped[0].dry_run);
+        assert!(matches!(&wrapped[0].subject, Subject::Alarm(a) if a.state == AlarmState::Alarm));
         let apply = parse_event(&json!({"dryRun": false, "functionName": "f"})).unwrap();
         assert!(!apply[0].dry_run);
     }
