@@ -15,6 +15,7 @@
 
 pub mod alarm;
 pub mod attribution;
+pub mod audit;
 pub mod config;
 pub mod drivers;
 pub mod engine;
@@ -22,5 +23,6 @@ pub mod model;
 pub mod observation;
 pub mod plan;
 pub mod ports;
+pub mod posture;
 pub mod record;
 pub mod report;
