@@ -8,6 +8,7 @@ mod cloudwatch;
 pub mod error;
 mod lambda;
 pub mod notify;
+mod posture;
 
 use aws_config::SdkConfig;
 use cguard_core::model::{Change, Current};
