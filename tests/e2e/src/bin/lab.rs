@@ -14,11 +14,17 @@ async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
     let lab = Lab::new(&region).await?;
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["seed", out] => {
             let incident = ClassicIncident::seed(&lab, Utc::now() - Duration::seconds(30)).await?;
             let event = event_at("sns-account-concurrency.json", incident.at, &region)?;
-            std::fs::write(out, serde_json::to_string_pretty(&event)?).with_context(|| out.to_string())?;
+            std::fs::write(out, serde_json::to_string_pretty(&event)?)
+                .with_context(|| out.to_string())?;
             println!(
                 "seeded: {} (30 s × 20 req/s behind REST API {} stage prod GET /items), victim {}, protected {}, {} bystanders; account at 962 of 1000",
                 incident.offender,
@@ -37,16 +43,27 @@ async fn main() -> Result<()> {
 async fn show(lab: &Lab) -> Result<()> {
     println!("{:<16} {:<12} {}", "function", "reserved", "record");
     let functions = lab.lambda.list_functions().send().await?;
-    let mut names: Vec<String> = functions.functions().iter().filter_map(|f| f.function_name().map(str::to_owned)).collect();
+    let mut names: Vec<String> = functions
+        .functions()
+        .iter()
+        .filter_map(|f| f.function_name().map(str::to_owned))
+        .collect();
     names.sort();
     for name in &names {
-        let reserved = lab.reservation(name).await?.map_or("-".to_string(), |n| n.to_string());
+        let reserved = lab
+            .reservation(name)
+            .await?
+            .map_or("-".to_string(), |n| n.to_string());
         let record = match Record::from_tags(&lab.tags(name).await?)? {
             None => "-".to_string(),
             Some(r) => format!(
                 "incident {}: {}",
                 r.incident,
-                r.actions.values().map(|a| a.change.describe()).collect::<Vec<_>>().join("; ")
+                r.actions
+                    .values()
+                    .map(|a| a.change.describe())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
         };
         println!("{name:<16} {reserved:<12} {record}");
@@ -61,9 +78,16 @@ async fn show(lab: &Lab) -> Result<()> {
             let shown = if throttles.is_empty() {
                 "no throttle".to_string()
             } else {
-                throttles.iter().map(|(k, (r, b))| format!("{k}: {r} req/s, burst {b}")).collect::<Vec<_>>().join("; ")
+                throttles
+                    .iter()
+                    .map(|(k, (r, b))| format!("{k}: {r} req/s, burst {b}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             };
-            println!("REST API {} ({id}) stage {stage}: {shown}", api.name().unwrap_or_default());
+            println!(
+                "REST API {} ({id}) stage {stage}: {shown}",
+                api.name().unwrap_or_default()
+            );
         }
     }
     Ok(())
