@@ -18,6 +18,7 @@ pub mod attribution;
 pub mod audit;
 pub mod config;
 pub mod drivers;
+pub mod emf;
 pub mod engine;
 pub mod model;
 pub mod observation;
