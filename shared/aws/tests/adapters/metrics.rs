@@ -1,0 +1,363 @@
+//! `Metrics`: batched GetMetricData (500 queries a call, results mapped back by query id),
+//! ListMetrics across pages, alarm states.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_cloudwatch::Client as CloudWatch;
+use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+use aws_sdk_cloudwatch::operation::list_metrics::ListMetricsOutput;
+use aws_sdk_cloudwatch::types::{
+    CompositeAlarm, Dimension, MetricAlarm, MetricDataQuery, MetricDataResult, RecentlyActive,
+    StateValue, StatusCode,
+};
+use aws_smithy_mocks::mock;
+use aws_smithy_types::DateTime as SmithyTime;
+use cguard_core::alarm::AlarmState;
+use cguard_core::observation::{Series, Window};
+use cguard_core::ports::Metrics;
+use chrono::{DateTime, Utc};
+
+use crate::common::{Rules, aws};
+
+fn window() -> Window {
+    Window::before(
+        DateTime::parse_from_rfc3339("2026-11-23T09:40:27Z")
+            .unwrap()
+            .with_timezone(&Utc),
+        10,
+    )
+}
+
+/// The FunctionName a query reads, `None` for the account-wide series.
+fn function_of(q: &MetricDataQuery) -> Option<String> {
+    let metric = q.metric_stat()?.metric()?;
+    metric
+        .dimensions()
+        .iter()
+        .find(|d| d.name() == Some("FunctionName"))
+        .and_then(|d| d.value())
+        .map(str::to_owned)
+}
+
+fn metric_of(q: &MetricDataQuery) -> (String, String) {
+    let stat = q.metric_stat().expect("a metric stat query");
+    (
+        stat.metric()
+            .and_then(|m| m.metric_name())
+            .unwrap_or_default()
+            .to_owned(),
+        stat.stat().unwrap_or_default().to_owned(),
+    )
+}
+
+/// One result with two datapoints, the larger being `peak`, at the window's first minutes.
+fn result(id: &str, peak: f64, window: &Window) -> MetricDataResult {
+    let t0 = window.start.timestamp();
+    MetricDataResult::builder()
+        .id(id)
+        .label("ConcurrentExecutions")
+        .timestamps(SmithyTime::from_secs(t0 + 60))
+        .values(peak)
+        .timestamps(SmithyTime::from_secs(t0))
+        .values(peak / 2.0)
+        .status_code(StatusCode::Complete)
+        .build()
+}
+
+#[tokio::test]
+async fn peaks_of_1200_functions_take_three_batched_calls_mapped_back_by_id() {
+    // GIVEN 1200 recently active functions and CloudWatch answering every query with a peak
+    // equal to its id number (q0, the account series, peaks at 5000), results in reverse order
+    let functions: Vec<String> = (0..1200).map(|i| format!("fn-{i:04}")).collect();
+    let batches: Arc<Mutex<Vec<Vec<MetricDataQuery>>>> = Arc::default();
+    let seen = batches.clone();
+    let w = window();
+    let get = mock!(CloudWatch::get_metric_data).then_compute_output(move |req| {
+        seen.lock()
+            .unwrap()
+            .push(req.metric_data_queries().to_vec());
+        assert_eq!(
+            req.start_time(),
+            Some(&SmithyTime::from_secs(w.start.timestamp()))
+        );
+        assert_eq!(
+            req.end_time(),
+            Some(&SmithyTime::from_secs(w.end.timestamp()))
+        );
+        let mut out = GetMetricDataOutput::builder();
+        for q in req.metric_data_queries().iter().rev() {
+            let id = q.id().unwrap();
+            let n: f64 = id[1..].parse().unwrap();
+            out = out.metric_data_results(result(id, if n == 0.0 { 5000.0 } else { n }, &w));
+        }
+        out.build()
+    });
+    let aws = aws(Rules {
+        cloudwatch: vec![&get],
+        ..Default::default()
+    });
+
+    // WHEN the peaks are read
+    let peaks = aws.peaks(&functions, &window()).await.unwrap();
+
+    // THEN 1201 queries went out in exactly 3 calls of at most 500
+    assert_eq!(get.num_calls(), 3);
+    let batches = batches.lock().unwrap();
+    let mut sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [201, 500, 500]);
+    // AND ids are q0..q1200, each once; q0 is the account, qN is function N-1
+    let mut by_id: BTreeMap<usize, &MetricDataQuery> = BTreeMap::new();
+    for q in batches.iter().flatten() {
+        let n: usize = q.id().unwrap()[1..].parse().unwrap();
+        assert!(by_id.insert(n, q).is_none(), "id q{n} sent twice");
+        assert_eq!(
+            metric_of(q),
+            ("ConcurrentExecutions".into(), "Maximum".into())
+        );
+        let stat = q.metric_stat().unwrap();
+        assert_eq!(stat.period(), Some(60));
+        assert_eq!(stat.metric().unwrap().namespace(), Some("AWS/Lambda"));
+        assert_eq!(q.return_data(), Some(true));
+    }
+    assert_eq!(
+        by_id.keys().copied().collect::<Vec<_>>(),
+        (0..=1200).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        function_of(by_id[&0]),
+        None,
+        "q0 has no dimension: the account"
+    );
+    for (n, q) in &by_id {
+        if *n > 0 {
+            assert_eq!(function_of(q).as_deref(), Some(functions[n - 1].as_str()));
+        }
+    }
+    // AND the results are mapped back by id, whatever their order
+    assert_eq!(peaks.account, Some(5000.0));
+    assert_eq!(peaks.functions.len(), 1200);
+    for (i, f) in functions.iter().enumerate() {
+        assert_eq!(peaks.functions[f], (i + 1) as f64, "{f}");
+    }
+}
+
+#[tokio::test]
+async fn a_function_without_datapoints_has_no_peak() {
+    // GIVEN CloudWatch returns no datapoints for one of two functions
+    let w = window();
+    let get = mock!(CloudWatch::get_metric_data).then_compute_output(move |req| {
+        let mut out = GetMetricDataOutput::builder();
+        for q in req.metric_data_queries() {
+            let id = q.id().unwrap();
+            out = out.metric_data_results(match function_of(q).as_deref() {
+                Some("idle") => MetricDataResult::builder()
+                    .id(id)
+                    .status_code(StatusCode::Complete)
+                    .build(),
+                Some(_) => result(id, 42.0, &w),
+                None => result(id, 50.0, &w),
+            });
+        }
+        out.build()
+    });
+    let aws = aws(Rules {
+        cloudwatch: vec![&get],
+        ..Default::default()
+    });
+
+    // WHEN the peaks are read
+    let peaks = aws
+        .peaks(&["busy".into(), "idle".into()], &window())
+        .await
+        .unwrap();
+
+    // THEN only the function with data has a peak, in one call
+    assert_eq!(peaks.functions, BTreeMap::from([("busy".into(), 42.0)]));
+    assert_eq!(peaks.account, Some(50.0));
+    assert_eq!(get.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn usage_of_two_functions_is_one_call_of_eight_queries() {
+    // GIVEN CloudWatch answers each (function, metric) with a distinct figure
+    let figure = |f: &str, metric: &str| -> f64 {
+        let base = if f == "orders-api" { 1000.0 } else { 2000.0 };
+        base + match metric {
+            "ConcurrentExecutions" => 1.0,
+            "Invocations" => 2.0,
+            "Duration" => 3.0,
+            "Throttles" => 4.0,
+            other => panic!("unexpected metric {other}"),
+        }
+    };
+    let sent: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+    let seen = sent.clone();
+    let t0 = window().start.timestamp();
+    let get = mock!(CloudWatch::get_metric_data).then_compute_output(move |req| {
+        let mut out = GetMetricDataOutput::builder();
+        for q in req.metric_data_queries() {
+            let f = function_of(q).expect("usage queries name a function");
+            let (metric, stat) = metric_of(q);
+            seen.lock().unwrap().push((f.clone(), metric.clone(), stat));
+            out = out.metric_data_results(
+                MetricDataResult::builder()
+                    .id(q.id().unwrap())
+                    .timestamps(SmithyTime::from_secs(t0))
+                    .values(figure(&f, &metric))
+                    .status_code(StatusCode::Complete)
+                    .build(),
+            );
+        }
+        out.build()
+    });
+    let aws = aws(Rules {
+        cloudwatch: vec![&get],
+        ..Default::default()
+    });
+
+    // WHEN the usage of two candidates is read
+    let usage = aws
+        .usage(&["orders-api".into(), "report-builder".into()], &window())
+        .await
+        .unwrap();
+
+    // THEN one call carried 8 queries: 4 metrics with their statistics per function
+    assert_eq!(get.num_calls(), 1);
+    let sent = sent.lock().unwrap();
+    assert_eq!(sent.len(), 8);
+    for f in ["orders-api", "report-builder"] {
+        for (metric, stat) in [
+            ("ConcurrentExecutions", "Maximum"),
+            ("Invocations", "Sum"),
+            ("Duration", "Average"),
+            ("Throttles", "Sum"),
+        ] {
+            assert!(
+                sent.contains(&(f.into(), metric.into(), stat.into())),
+                "{f} {metric} {stat}"
+            );
+        }
+    }
+    // AND every series lands in its function's field
+    let series = |v: f64| Series([(t0, v)].into_iter().collect());
+    assert_eq!(usage.len(), 2);
+    assert_eq!(usage[0].name, "orders-api");
+    assert_eq!(usage[0].concurrency, series(1001.0));
+    assert_eq!(usage[0].invocations, series(1002.0));
+    assert_eq!(usage[0].duration_ms, series(1003.0));
+    assert_eq!(usage[0].throttles, series(1004.0));
+    assert_eq!(usage[1].name, "report-builder");
+    assert_eq!(usage[1].concurrency, series(2001.0));
+    assert_eq!(usage[1].throttles, series(2004.0));
+}
+
+fn lambda_metric(dimensions: &[(&str, &str)]) -> aws_sdk_cloudwatch::types::Metric {
+    let mut m = aws_sdk_cloudwatch::types::Metric::builder()
+        .namespace("AWS/Lambda")
+        .metric_name("ConcurrentExecutions");
+    for (name, value) in dimensions {
+        m = m.dimensions(Dimension::builder().name(*name).value(*value).build());
+    }
+    m.build()
+}
+
+#[tokio::test]
+async fn active_functions_follow_pages_and_keep_function_level_metrics_only() {
+    // GIVEN two ListMetrics pages mixing function-level metrics with alias and version metrics
+    let page1 = mock!(CloudWatch::list_metrics)
+        .match_requests(|r| {
+            r.namespace() == Some("AWS/Lambda")
+                && r.metric_name() == Some("ConcurrentExecutions")
+                && r.recently_active() == Some(&RecentlyActive::Pt3H)
+                && r.dimensions().len() == 1
+                && r.dimensions()[0].name() == Some("FunctionName")
+                && r.dimensions()[0].value().is_none()
+                && r.next_token().is_none()
+        })
+        .then_output(|| {
+            ListMetricsOutput::builder()
+                .metrics(lambda_metric(&[("FunctionName", "orders-api")]))
+                .metrics(lambda_metric(&[
+                    ("FunctionName", "orders-api"),
+                    ("Resource", "orders-api:live"),
+                ]))
+                .metrics(lambda_metric(&[("FunctionName", "report-builder")]))
+                .next_token("eyJwYWdlIjoyfQ==")
+                .build()
+        });
+    let page2 = mock!(CloudWatch::list_metrics)
+        .match_requests(|r| r.next_token() == Some("eyJwYWdlIjoyfQ=="))
+        .then_output(|| {
+            ListMetricsOutput::builder()
+                .metrics(lambda_metric(&[
+                    ("FunctionName", "thumbnailer"),
+                    ("Resource", "thumbnailer:3"),
+                    ("ExecutedVersion", "3"),
+                ]))
+                .metrics(lambda_metric(&[("FunctionName", "thumbnailer")]))
+                .metrics(lambda_metric(&[("FunctionName", "orders-api")]))
+                .build()
+        });
+    let aws = aws(Rules {
+        cloudwatch: vec![&page1, &page2],
+        ..Default::default()
+    });
+
+    // WHEN the active functions are listed
+    let names = aws.active_functions().await.unwrap();
+
+    // THEN both pages were read, and each function appears once, from its own series
+    assert_eq!(names, ["orders-api", "report-builder", "thumbnailer"]);
+    assert_eq!((page1.num_calls(), page2.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn alarm_states_of_metric_and_composite_alarms() {
+    // GIVEN a metric alarm in ALARM, a composite alarm in OK, and a deleted alarm
+    let metric = mock!(CloudWatch::describe_alarms)
+        .match_requests(|r| r.alarm_names() == ["account-concurrency"])
+        .then_output(|| {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(
+                    MetricAlarm::builder()
+                        .alarm_name("account-concurrency")
+                        .state_value(StateValue::Alarm)
+                        .build(),
+                )
+                .build()
+        });
+    let composite = mock!(CloudWatch::describe_alarms)
+        .match_requests(|r| r.alarm_names() == ["lambda-health"])
+        .then_output(|| {
+            DescribeAlarmsOutput::builder()
+                .composite_alarms(
+                    CompositeAlarm::builder()
+                        .alarm_name("lambda-health")
+                        .state_value(StateValue::Ok)
+                        .build(),
+                )
+                .build()
+        });
+    let gone = mock!(CloudWatch::describe_alarms)
+        .match_requests(|r| r.alarm_names() == ["deleted"])
+        .then_output(|| DescribeAlarmsOutput::builder().build());
+    let aws = aws(Rules {
+        cloudwatch: vec![&metric, &composite, &gone],
+        ..Default::default()
+    });
+
+    // WHEN their states are read
+    // THEN each maps to the guard's state, and a missing alarm is None
+    assert_eq!(
+        aws.alarm_state("account-concurrency").await.unwrap(),
+        Some(AlarmState::Alarm)
+    );
+    assert_eq!(
+        aws.alarm_state("lambda-health").await.unwrap(),
+        Some(AlarmState::Ok)
+    );
+    assert_eq!(aws.alarm_state("deleted").await.unwrap(), None);
+}
