@@ -121,34 +121,52 @@ impl Aws {
     }
 
     async fn http_stages(&self, api: &str) -> PortResult<Option<Vec<HttpStage>>> {
-        match self.apigatewayv2.get_stages().api_id(api).send().await {
-            Ok(out) => Ok(Some(out.items().to_vec())),
-            Err(e) => match classify("apigatewayv2:GetStages", e) {
-                e if e.kind == ErrorKind::NotFound => Ok(None),
-                e => Err(e),
-            },
+        // The SDK has no paginator for the v2 list calls: follow NextToken by hand.
+        let mut stages = Vec::new();
+        let mut token = None;
+        loop {
+            match self
+                .apigatewayv2
+                .get_stages()
+                .api_id(api)
+                .set_next_token(token)
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    stages.extend(out.items().iter().cloned());
+                    token = out
+                        .next_token()
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned);
+                    if token.is_none() {
+                        return Ok(Some(stages));
+                    }
+                }
+                Err(e) => {
+                    return match classify("apigatewayv2:GetStages", e) {
+                        e if e.kind == ErrorKind::NotFound => Ok(None),
+                        e => Err(e),
+                    };
+                }
+            }
         }
     }
 
     /// Routes of an HTTP API whose integration invokes the function.
     async fn http_routes(&self, api: &str, function_arn: &str) -> PortResult<Vec<Route>> {
-        let (routes, integrations) = futures::join!(
-            self.apigatewayv2.get_routes().api_id(api).send(),
-            self.apigatewayv2.get_integrations().api_id(api).send(),
-        );
-        let routes = routes.map_err(|e| classify("apigatewayv2:GetRoutes", e))?;
-        let integrations = integrations.map_err(|e| classify("apigatewayv2:GetIntegrations", e))?;
+        let (routes, integrations) =
+            futures::join!(self.all_routes(api), self.all_integrations(api));
+        let (routes, integrations) = (routes?, integrations?);
         let ours: BTreeSet<String> = integrations
-            .items()
             .iter()
             .filter(|i| {
                 i.integration_uri()
-                    .is_some_and(|u| u.contains(function_arn))
+                    .is_some_and(|u| invokes(u, function_arn))
             })
             .filter_map(|i| i.integration_id().map(|id| format!("integrations/{id}")))
             .collect();
         Ok(routes
-            .items()
             .iter()
             .filter(|r| r.target().is_some_and(|t| ours.contains(t)))
             .filter_map(|r| {
@@ -165,6 +183,55 @@ impl Aws {
                 })
             })
             .collect())
+    }
+
+    async fn all_routes(&self, api: &str) -> PortResult<Vec<aws_sdk_apigatewayv2::types::Route>> {
+        let mut items = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .apigatewayv2
+                .get_routes()
+                .api_id(api)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("apigatewayv2:GetRoutes", e))?;
+            items.extend(out.items().iter().cloned());
+            token = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            if token.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    async fn all_integrations(
+        &self,
+        api: &str,
+    ) -> PortResult<Vec<aws_sdk_apigatewayv2::types::Integration>> {
+        let mut items = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .apigatewayv2
+                .get_integrations()
+                .api_id(api)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("apigatewayv2:GetIntegrations", e))?;
+            items.extend(out.items().iter().cloned());
+            token = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            if token.is_none() {
+                return Ok(items);
+            }
+        }
     }
 
     pub(crate) async fn throttle(&self, target: &ApiTarget) -> PortResult<Option<Throttle>> {
@@ -272,6 +339,19 @@ impl Aws {
             }
         }
     }
+}
+
+/// Whether an integration URI targets exactly this function (or one of its aliases), as a
+/// bare ARN or wrapped in `arn:aws:apigateway:…:lambda:path/2015-03-31/functions/ARN/invocations`.
+fn invokes(uri: &str, function_arn: &str) -> bool {
+    let target = match uri.split_once("/functions/") {
+        Some((_, rest)) => rest.strip_suffix("/invocations").unwrap_or(rest),
+        None => uri,
+    };
+    target == function_arn
+        || target
+            .strip_prefix(function_arn)
+            .is_some_and(|q| q.starts_with(':'))
 }
 
 fn patch(op: Op, path: String, value: Option<String>) -> PatchOperation {

@@ -9,18 +9,30 @@ pub fn classify<E>(operation: &str, err: SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let kind = match &err {
-        SdkError::ServiceError(s) => kind_of(
-            s.err().code().unwrap_or_default(),
-            s.raw().status().as_u16(),
-        ),
+    let (kind, message) = match &err {
+        SdkError::ServiceError(s) => {
+            let status = s.raw().status().as_u16();
+            let code = s
+                .err()
+                .code()
+                .filter(|c| !c.is_empty())
+                .unwrap_or("unrecognised error");
+            let text = s.err().message().unwrap_or("no message");
+            (
+                kind_of(code, status),
+                format!("{code} (HTTP {status}): {text}"),
+            )
+        }
         // Timeouts, connection failures, unreadable responses: transient as far as we know.
-        _ => ErrorKind::Unavailable,
+        _ => (
+            ErrorKind::Unavailable,
+            DisplayErrorContext(&err).to_string(),
+        ),
     };
     PortError {
         operation: operation.to_owned(),
         kind,
-        message: DisplayErrorContext(&err).to_string(),
+        message,
         source: Some(Box::new(err)),
     }
 }
@@ -29,8 +41,10 @@ fn kind_of(code: &str, status: u16) -> ErrorKind {
     match code {
         "ThrottlingException"
         | "Throttling"
+        | "ThrottledException"
         | "TooManyRequestsException"
-        | "RequestLimitExceeded" => ErrorKind::Throttled,
+        | "RequestLimitExceeded"
+        | "LimitExceededException" => ErrorKind::Throttled,
         "AccessDeniedException"
         | "AccessDenied"
         | "UnauthorizedException"
@@ -41,9 +55,9 @@ fn kind_of(code: &str, status: u16) -> ErrorKind {
         "InvalidParameterValueException"
         | "BadRequestException"
         | "ValidationException"
-        | "InvalidParameterValue"
-        | "ResourceConflictException"
-        | "ConflictException" => ErrorKind::Rejected,
+        | "InvalidParameterValue" => ErrorKind::Rejected,
+        // "An update is in progress": the same request succeeds a little later.
+        "ResourceConflictException" | "ConflictException" => ErrorKind::Unavailable,
         _ => match status {
             429 => ErrorKind::Throttled,
             401 | 403 => ErrorKind::Denied,

@@ -233,9 +233,14 @@ pub async fn carry_out<A: Aws>(
 
 fn failure(e: &PortError, action: &Action) -> String {
     match (e.kind, &action.change) {
-        (ErrorKind::Rejected, crate::model::Change::Reservation { .. }) => format!(
-            "not changed: AWS rejected the reservation (most likely the account's unreserved minimum): {e}"
-        ),
+        (ErrorKind::Rejected, crate::model::Change::Reservation { .. })
+            if e.message.contains("UnreservedConcurrentExecution")
+                || e.message.contains("minimum") =>
+        {
+            format!(
+                "not changed: AWS rejected the reservation because of the account's unreserved minimum: {e}"
+            )
+        }
         _ => format!("not changed: {e}"),
     }
 }

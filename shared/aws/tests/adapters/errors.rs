@@ -315,7 +315,6 @@ async fn api_gateway_limit_exceeded_429_is_throttled_by_its_status() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: shared/aws/src/error.rs kind_of does not list the Tagging API's ThrottledException; it falls through to 400 => Rejected"]
 async fn tagging_throttled_exception_is_throttled() {
     // GIVEN the Resource Groups Tagging API's real throttling error: 400 ThrottledException
     let get =
@@ -340,7 +339,6 @@ async fn tagging_throttled_exception_is_throttled() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: shared/aws/src/error.rs maps ResourceConflictException/ConflictException (409, 'try again later') to Rejected, so the engine reports a busy function as the unreserved minimum"]
 async fn a_conflict_while_the_function_is_updating_is_transient_not_rejected() {
     // GIVEN Lambda answers 409 ResourceConflictException while a deployment updates the function
     let put = mock!(Lambda::put_function_concurrency).then_http_response(|| {
