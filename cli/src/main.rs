@@ -8,9 +8,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use cguard_aws::Aws;
-use cguard_core::alarm::parse_event;
+use cguard_core::alarm::{parse_event, valid_function_name};
+use cguard_core::audit::{AuditReport, audit, restore_function};
 use cguard_core::config::Policy;
 use cguard_core::engine::remediate;
+use cguard_core::posture::{PostureReport, PostureSettings, posture, publish};
 use cguard_core::report::Report;
 use clap::{Parser, Subcommand};
 
@@ -41,6 +43,19 @@ enum Command {
         #[arg(long)]
         event: PathBuf,
     },
+    /// One auditor pass: verify every open record, escalate or restore it; then the posture
+    /// checklist. Honours CGUARD_DRY_RUN.
+    Audit {
+        /// Do not publish the PostureFindings metric.
+        #[arg(long)]
+        no_metric: bool,
+    },
+    /// Restore a function now, whatever its metrics; values a person changed since are left
+    /// alone.
+    Restore {
+        #[arg(long)]
+        function: String,
+    },
 }
 
 #[tokio::main]
@@ -66,6 +81,8 @@ async fn run(cli: &Cli) -> Result<bool> {
     let (path, dry_run) = match &cli.command {
         Command::Plan { event } => (event, true),
         Command::Apply { event } => (event, false),
+        Command::Audit { no_metric } => return run_audit(cli, &policy, !no_metric).await,
+        Command::Restore { function } => return run_restore(cli, function).await,
     };
     policy.dry_run |= dry_run;
     let text =
@@ -107,4 +124,56 @@ fn print(cli: &Cli, reports: &[Report]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+async fn aws() -> Aws {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Aws::new(&config)
+}
+
+async fn run_audit(cli: &Cli, policy: &Policy, metric: bool) -> Result<bool> {
+    let settings = PostureSettings::from_env();
+    let aws = aws().await;
+    let now = chrono::Utc::now();
+    let (audit, posture): (AuditReport, PostureReport) = tokio::join!(
+        audit(&aws, policy, now),
+        posture(&aws, policy, &settings, now)
+    );
+    if metric && let Err(e) = publish(&aws, &settings, &posture).await {
+        eprintln!("cguard: could not publish the PostureFindings metric: {e}");
+    }
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "audit": audit, "posture": posture })
+            )?
+        );
+    } else {
+        println!("{audit}\n{posture}");
+    }
+    Ok(finish(&audit))
+}
+
+async fn run_restore(cli: &Cli, function: &str) -> Result<bool> {
+    anyhow::ensure!(
+        valid_function_name(function),
+        "{function:?} is not a Lambda function name, nothing changed"
+    );
+    let report = restore_function(&aws().await, function, chrono::Utc::now()).await;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(finish(&report))
+}
+
+/// Whether the pass succeeded; says so on stderr when it did not.
+fn finish(report: &AuditReport) -> bool {
+    let failed = report.failed();
+    if failed {
+        eprintln!("cguard: some reads or changes failed; the records they concern are kept");
+    }
+    !failed
 }
