@@ -74,10 +74,10 @@ pub async fn handle<A: Aws>(
             ) {
                 println!("{line}");
             }
-            if let Some(topic) = &deps.report_topic {
-                if let Err(e) = topic.publish(&report).await {
-                    tracing::warn!(error = %e, "could not publish the report summary");
-                }
+            if let Some(topic) = &deps.report_topic
+                && let Err(e) = topic.publish(&report).await
+            {
+                tracing::warn!(error = %e, "could not publish the report summary");
             }
             report
         }

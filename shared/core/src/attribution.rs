@@ -114,10 +114,10 @@ pub fn candidates(scope: &Scope, peaks: &Peaks, policy: &Policy) -> Vec<String> 
         .take(RANKING_SIZE.max(policy.max_offenders + 1))
         .map(|(n, _)| n.clone())
         .collect();
-    if let Scope::Victim { function } | Scope::Function { function } = scope {
-        if !out.contains(function) {
-            out.push(function.clone());
-        }
+    if let Scope::Victim { function } | Scope::Function { function } = scope
+        && !out.contains(function)
+    {
+        out.push(function.clone());
     }
     out
 }

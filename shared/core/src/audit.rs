@@ -435,7 +435,7 @@ pub async fn audit<A: Aws>(aws: &A, policy: &Policy, now: DateTime<Utc>) -> Audi
 pub async fn restore_function<A: Aws>(aws: &A, name: &str, now: DateTime<Utc>) -> AuditReport {
     let mut report = AuditReport::new(now, false);
     let mut entry = IncidentAudit::new(name);
-    if let Some((facts, record)) = load(aws, &mut entry, false).await {
+    if let Some((facts, record)) = load(aws, &mut entry, false, true).await {
         entry.decision = Some(Decision::Restore {
             why: "requested by an operator".into(),
         });
@@ -452,7 +452,7 @@ async fn audit_function<A: Aws>(
     now: DateTime<Utc>,
 ) -> IncidentAudit {
     let mut entry = IncidentAudit::new(name);
-    let Some((facts, record)) = load(aws, &mut entry, policy.dry_run).await else {
+    let Some((facts, record)) = load(aws, &mut entry, policy.dry_run, false).await else {
         return entry;
     };
 
@@ -499,14 +499,21 @@ async fn audit_function<A: Aws>(
 
 /// Reads the function and its record, and verifies every action. `None` when there is nothing
 /// more to do (no function, no or unreadable record, or a record without actions — whose header
-/// is erased here).
+/// is erased here). A function an operator `requested` that does not exist is an error.
 async fn load<A: Aws>(
     aws: &A,
     entry: &mut IncidentAudit,
     dry_run: bool,
+    requested: bool,
 ) -> Option<(FunctionFacts, Record)> {
     let facts = match aws.function(&entry.function).await {
         Ok(Some(f)) => f,
+        Ok(None) if requested => {
+            entry
+                .errors
+                .push("no such function: nothing restored".into());
+            return None;
+        }
         Ok(None) => {
             entry.notes.push("the function no longer exists".into());
             return None;
@@ -788,7 +795,7 @@ impl fmt::Display for AuditReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "Concurrency Guard audit at {}: {} open record(s){}",
+            "Concurrency Guard audit at {}: {} function(s) with a record{}",
             self.at.format("%Y-%m-%d %H:%M:%S UTC"),
             self.incidents.len(),
             if self.dry_run {

@@ -144,24 +144,25 @@ impl Planner<'_> {
             }
             Ok(r) => r,
         };
-        if let Some(r) = &record {
-            if self.input.escalate_to.is_none() {
-                self.plan.notes.push(format!(
+        if let Some(r) = &record
+            && self.input.escalate_to.is_none()
+        {
+            self.plan.notes.push(format!(
                     "{name}: incident {} was delivered before; only what it did not complete is planned",
                     r.incident
                 ));
-            }
         }
 
         let target = policy.target_concurrency;
         let escalate_to = self.input.escalate_to;
-        if let Reservation::Reserved(r) = facts.reservation {
-            if r <= target && escalate_to != Some(crate::model::Tier::KillSwitch) {
-                return self.skip(
-                    name,
-                    format!("already capped: reserved {r} ≤ target {target}"),
-                );
-            }
+        if let Reservation::Reserved(r) = facts.reservation
+            && r <= target
+            && escalate_to != Some(crate::model::Tier::KillSwitch)
+        {
+            return self.skip(
+                name,
+                format!("already capped: reserved {r} ≤ target {target}"),
+            );
         }
 
         let tiers: &[Tier] = match escalate_to {
@@ -182,18 +183,16 @@ impl Planner<'_> {
         }
         // First response: the cap could not be placed (unreserved minimum) — in an emergency,
         // and only where allowed, the kill switch is what is left.
-        if escalate_to.is_none() {
-            if let Some(why) = reservation_blocked {
-                if emergency(
-                    self.input.attribution.account_peak,
-                    &self.input.account,
-                    policy,
-                )
-                .is_ok()
-                {
-                    self.kill_switch(offender, facts, record.as_ref(), Some(why));
-                }
-            }
+        if escalate_to.is_none()
+            && let Some(why) = reservation_blocked
+            && emergency(
+                self.input.attribution.account_peak,
+                &self.input.account,
+                policy,
+            )
+            .is_ok()
+        {
+            self.kill_switch(offender, facts, record.as_ref(), Some(why));
         }
     }
 
@@ -357,10 +356,8 @@ impl Planner<'_> {
             status,
             record,
         );
-        if planned {
-            if let Some(u) = self.unreserved.as_mut() {
-                *u -= i64::from(cap) - held;
-            }
+        if planned && let Some(u) = self.unreserved.as_mut() {
+            *u -= i64::from(cap) - held;
         }
         blocked
     }
@@ -439,13 +436,13 @@ impl Planner<'_> {
                     "this resource is already changed by this plan".into(),
                 ));
             }
-            if self.input.escalate_to.is_none() {
-                if let Some((_, done)) = record.and_then(|r| r.find(&resource)) {
-                    return Some(Status::Skipped(format!(
-                        "already recorded by this incident at {} (duplicate delivery)",
-                        done.at
-                    )));
-                }
+            if self.input.escalate_to.is_none()
+                && let Some((_, done)) = record.and_then(|r| r.find(&resource))
+            {
+                return Some(Status::Skipped(format!(
+                    "already recorded by this incident at {} (duplicate delivery)",
+                    done.at
+                )));
             }
             if self.budget == 0 {
                 return Some(Status::Skipped(format!(

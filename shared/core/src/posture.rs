@@ -15,7 +15,7 @@ use crate::alarm::MetricRef;
 use crate::config::Policy;
 use crate::model::{AccountFacts, Reservation};
 use crate::observation::{Peaks, Window};
-use crate::ports::{Aws, PortResult};
+use crate::ports::{Aws, ErrorKind, PortResult};
 
 /// The metric the finding count is published as.
 pub const METRIC_NAME: &str = "PostureFindings";
@@ -150,8 +150,8 @@ pub struct PostureFacts {
     pub busy: Result<Vec<Busy>, String>,
     pub queues: Result<Vec<QueueMapping>, String>,
     pub stages: Result<Vec<ApiStage>, String>,
-    /// `None` when no remediator is configured.
-    pub remediator: Option<Result<Reservation, String>>,
+    /// `None` when no remediator is configured; `Some(Ok(None))` when it does not exist.
+    pub remediator: Option<Result<Option<Reservation>, String>>,
     pub alarms: Result<Vec<AlarmInfo>, String>,
 }
 
@@ -352,7 +352,12 @@ pub fn assess(
             "CGUARD_REMEDIATOR_FUNCTION is not set: the remediator's reservation was not checked"
                 .into(),
         ),
-        Some(Ok(Reservation::Unreserved)) => add(
+        Some(Ok(None)) => add(
+            CHECK_REMEDIATOR,
+            Severity::Critical,
+            format!("the remediator {remediator} (CGUARD_REMEDIATOR_FUNCTION) does not exist"),
+        ),
+        Some(Ok(Some(Reservation::Unreserved))) => add(
             CHECK_REMEDIATOR,
             Severity::Critical,
             format!(
@@ -360,12 +365,12 @@ pub fn assess(
                  pool it protects"
             ),
         ),
-        Some(Ok(Reservation::Reserved(0))) => add(
+        Some(Ok(Some(Reservation::Reserved(0)))) => add(
             CHECK_REMEDIATOR,
             Severity::Critical,
             format!("the remediator {remediator} is reserved 0: it cannot run"),
         ),
-        Some(Ok(Reservation::Reserved(_))) => {}
+        Some(Ok(Some(Reservation::Reserved(_)))) => {}
         Some(Err(e)) => add(
             CHECK_REMEDIATOR,
             Severity::Unknown,
@@ -427,7 +432,11 @@ pub async fn gather<A: Aws + Posture>(
     };
     let remediator = async {
         match &settings.remediator_function {
-            Some(r) => Some(aws.function_reservation(r).await.map_err(text)),
+            Some(r) => Some(match aws.function_reservation(r).await {
+                Ok(reservation) => Ok(Some(reservation)),
+                Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }),
             None => None,
         }
     };
@@ -559,7 +568,7 @@ mod tests {
                 throttled: true,
                 invokes_lambda: Some(true),
             }]),
-            remediator: Some(Ok(Reservation::Reserved(5))),
+            remediator: Some(Ok(Some(Reservation::Reserved(5)))),
             alarms: Ok(vec![account_alarm(&[TOPIC])]),
         }
     }
@@ -606,7 +615,7 @@ mod tests {
                 ..s[0].clone()
             });
         }
-        f.remediator = Some(Ok(Reservation::Unreserved));
+        f.remediator = Some(Ok(Some(Reservation::Unreserved)));
         f.alarms = Ok(vec![account_alarm(&[
             "arn:aws:sns:us-east-1:1:someone-else",
         ])]);
@@ -625,6 +634,18 @@ mod tests {
         );
         assert!(r.findings[0].detail.contains("only 50"), "{r}");
         assert!(r.findings[2].detail.contains("jobs → worker"), "{r}");
+    }
+
+    #[test]
+    fn a_missing_or_zero_reserved_remediator_is_critical() {
+        for remediator in [None, Some(Reservation::Reserved(0))] {
+            let f = PostureFacts {
+                remediator: Some(Ok(remediator)),
+                ..healthy()
+            };
+            let r = assess(&f, &Policy::default(), &settings(), at());
+            assert_eq!(checks(&r), [(CHECK_REMEDIATOR, Severity::Critical)], "{r}");
+        }
     }
 
     #[test]

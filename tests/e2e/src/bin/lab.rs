@@ -41,7 +41,7 @@ async fn main() -> Result<()> {
 }
 
 async fn show(lab: &Lab) -> Result<()> {
-    println!("{:<16} {:<12} {}", "function", "reserved", "record");
+    println!("{:<16} {:<12} record", "function", "reserved");
     let functions = lab.lambda.list_functions().send().await?;
     let mut names: Vec<String> = functions
         .functions()
