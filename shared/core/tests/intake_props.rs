@@ -67,7 +67,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 /// Replaces, removes or garbles the node at a pseudo-random position (`pick`) of the tree,
 /// descending into SNS messages (JSON inside a string) too.
 fn mutate(v: &mut Value, pick: &mut u64, replacement: &Value) -> bool {
-    let here = *pick % 7 == 0;
+    let here = (*pick).is_multiple_of(7);
     *pick /= 3;
     if here || *pick == 0 {
         *v = replacement.clone();
@@ -85,13 +85,12 @@ fn mutate(v: &mut Value, pick: &mut u64, replacement: &Value) -> bool {
                 return true;
             }
             let child = m.get_mut(k).expect("key exists");
-            if let Value::String(s) = child {
-                if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
+            if let Value::String(s) = child
+                && let Ok(mut inner) = serde_json::from_str::<Value>(s) {
                     let done = mutate(&mut inner, pick, replacement);
                     *s = inner.to_string();
                     return done;
                 }
-            }
             mutate(child, pick, replacement)
         }
         Value::Array(a) if !a.is_empty() => {
@@ -138,10 +137,9 @@ proptest! {
     fn garbled_text_never_panics(which in 0..EVENTS.len(), at in any::<prop::sample::Index>(), junk in ".{0,4}") {
         let text = EVENTS[which];
         let i = at.index(text.len());
-        if text.is_char_boundary(i) {
-            if let Ok(v) = serde_json::from_str::<Value>(&format!("{}{junk}{}", &text[..i], &text[i..])) {
+        if text.is_char_boundary(i)
+            && let Ok(v) = serde_json::from_str::<Value>(&format!("{}{junk}{}", &text[..i], &text[i..])) {
                 check(&v);
             }
-        }
     }
 }

@@ -241,11 +241,10 @@ proptest! {
                 }
             }
         }
-        if let (Some(unreserved), Some(minimum)) = (w.account.unreserved, minimum) {
-            if reserved_delta > 0 {
+        if let (Some(unreserved), Some(minimum)) = (w.account.unreserved, minimum)
+            && reserved_delta > 0 {
                 prop_assert!(i64::from(unreserved) - reserved_delta >= i64::from(minimum), "below the unreserved minimum");
             }
-        }
 
         // restore(apply(state)) == state
         let before = current_of(&w.fns);
