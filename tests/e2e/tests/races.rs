@@ -1,0 +1,102 @@
+//! Retries and races: the same notification ten times, and two different alarms about the same
+//! offender processed at the same time, end with one change per resource and one record.
+//!
+//! Across processes the deployment serialises the remediator (reserved concurrency 1); within
+//! one process two requests may overlap, which is what the concurrent case exercises.
+
+use cguard_core::alarm::parse_event;
+use cguard_core::config::Policy;
+use cguard_core::engine::remediate;
+use cguard_core::model::Status;
+use cguard_core::record::Record;
+use cguard_e2e::{ClassicIncident, Lab, event_at};
+use chrono::{Duration, Utc};
+
+#[tokio::test]
+async fn ten_deliveries_make_one_change_per_resource_and_one_record() {
+    let lab = Lab::new("ap-south-1").await.unwrap();
+    let incident = ClassicIncident::seed(&lab, Utc::now() - Duration::seconds(30))
+        .await
+        .unwrap();
+    let event = event_at("sns-account-concurrency.json", incident.at, &lab.region).unwrap();
+    let request = parse_event(&event).unwrap().remove(0);
+    let aws = lab.guard();
+
+    let mut applied = 0;
+    for _ in 0..10 {
+        let report = remediate(&aws, &request, &Policy::default(), Utc::now()).await;
+        applied += report
+            .actions
+            .iter()
+            .filter(|a| a.status == Status::Applied)
+            .count();
+    }
+
+    assert_eq!(applied, 2, "one throttle and one cap, once");
+    let record = Record::from_tags(&lab.tags(incident.offender).await.unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.actions.len(), 2);
+    assert_eq!(lab.reservation(incident.offender).await.unwrap(), Some(100));
+}
+
+#[tokio::test]
+async fn two_alarms_at_once_leave_one_consistent_record_and_the_same_values() {
+    let lab = Lab::new("eu-south-1").await.unwrap();
+    let incident = ClassicIncident::seed(&lab, Utc::now() - Duration::seconds(30))
+        .await
+        .unwrap();
+    let account = parse_event(&event_at("alarm-action.json", incident.at, &lab.region).unwrap())
+        .unwrap()
+        .remove(0);
+    let victim =
+        parse_event(&event_at("sns-victim-throttles.json", incident.at, &lab.region).unwrap())
+            .unwrap()
+            .remove(0);
+    let aws = lab.guard();
+    let policy = Policy::default();
+
+    let (a, b) = tokio::join!(
+        remediate(&aws, &account, &policy, Utc::now()),
+        remediate(&aws, &victim, &policy, Utc::now())
+    );
+
+    // Both may act (no compare-and-set on tags), but on the same values: one cap of 100, one
+    // throttle, and one readable record whose previous values are the originals.
+    assert!(
+        a.outcome != cguard_core::report::Outcome::Failed
+            && b.outcome != cguard_core::report::Outcome::Failed,
+        "{a}\n{b}"
+    );
+    assert_eq!(lab.reservation(incident.offender).await.unwrap(), Some(100));
+    assert_eq!(
+        lab.stage_throttles(&incident.api_id, incident.stage)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let record = Record::from_tags(&lab.tags(incident.offender).await.unwrap())
+        .unwrap()
+        .expect("one record");
+    assert!(record.incident == a.incident || record.incident == b.incident);
+    for action in record.actions.values() {
+        assert_eq!(
+            action.change.previous_value(),
+            match &action.change {
+                cguard_core::model::Change::Reservation { .. } =>
+                    cguard_core::model::Current::Reservation(
+                        cguard_core::model::Reservation::Unreserved
+                    ),
+                _ => cguard_core::model::Current::Throttle(None),
+            },
+            "the record keeps the original values"
+        );
+    }
+    // AND a later delivery of either changes nothing
+    let again = remediate(&aws, &victim, &policy, Utc::now()).await;
+    assert!(
+        again.actions.iter().all(|x| x.status != Status::Applied),
+        "{again}"
+    );
+}
