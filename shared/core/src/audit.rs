@@ -795,7 +795,7 @@ impl fmt::Display for AuditReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "Concurrency Guard audit at {}: {} function(s) with a record{}",
+            "Concurrency Guard audit at {}: {} function(s) examined{}",
             self.at.format("%Y-%m-%d %H:%M:%S UTC"),
             self.incidents.len(),
             if self.dry_run {
