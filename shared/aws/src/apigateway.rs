@@ -121,35 +121,23 @@ impl Aws {
     }
 
     async fn http_stages(&self, api: &str) -> PortResult<Option<Vec<HttpStage>>> {
-        // The SDK has no paginator for the v2 list calls: follow NextToken by hand.
-        let mut stages = Vec::new();
-        let mut token = None;
-        loop {
-            match self
+        let stages = all_pages(|token| async move {
+            let out = self
                 .apigatewayv2
                 .get_stages()
                 .api_id(api)
                 .set_next_token(token)
                 .send()
                 .await
-            {
-                Ok(out) => {
-                    stages.extend(out.items().iter().cloned());
-                    token = out
-                        .next_token()
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_owned);
-                    if token.is_none() {
-                        return Ok(Some(stages));
-                    }
-                }
-                Err(e) => {
-                    return match classify("apigatewayv2:GetStages", e) {
-                        e if e.kind == ErrorKind::NotFound => Ok(None),
-                        e => Err(e),
-                    };
-                }
-            }
+                .map_err(|e| classify("apigatewayv2:GetStages", e))?;
+            Ok((out.items().to_vec(), out.next_token().map(str::to_owned)))
+        })
+        .await;
+        match stages {
+            Ok(s) => Ok(Some(s)),
+            // Not an HTTP API either: it no longer exists.
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -186,9 +174,7 @@ impl Aws {
     }
 
     async fn all_routes(&self, api: &str) -> PortResult<Vec<aws_sdk_apigatewayv2::types::Route>> {
-        let mut items = Vec::new();
-        let mut token = None;
-        loop {
+        all_pages(|token| async move {
             let out = self
                 .apigatewayv2
                 .get_routes()
@@ -197,24 +183,16 @@ impl Aws {
                 .send()
                 .await
                 .map_err(|e| classify("apigatewayv2:GetRoutes", e))?;
-            items.extend(out.items().iter().cloned());
-            token = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
-            if token.is_none() {
-                return Ok(items);
-            }
-        }
+            Ok((out.items().to_vec(), out.next_token().map(str::to_owned)))
+        })
+        .await
     }
 
     async fn all_integrations(
         &self,
         api: &str,
     ) -> PortResult<Vec<aws_sdk_apigatewayv2::types::Integration>> {
-        let mut items = Vec::new();
-        let mut token = None;
-        loop {
+        all_pages(|token| async move {
             let out = self
                 .apigatewayv2
                 .get_integrations()
@@ -223,15 +201,9 @@ impl Aws {
                 .send()
                 .await
                 .map_err(|e| classify("apigatewayv2:GetIntegrations", e))?;
-            items.extend(out.items().iter().cloned());
-            token = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
-            if token.is_none() {
-                return Ok(items);
-            }
-        }
+            Ok((out.items().to_vec(), out.next_token().map(str::to_owned)))
+        })
+        .await
     }
 
     pub(crate) async fn throttle(&self, target: &ApiTarget) -> PortResult<Option<Throttle>> {
@@ -337,6 +309,24 @@ impl Aws {
                         .map_err(|e| classify("apigatewayv2:DeleteRouteSettings", e)),
                 }
             }
+        }
+    }
+}
+
+/// Follows `NextToken` through every page: the SDK has no paginator for the apigatewayv2 lists.
+async fn all_pages<T, F, Fut>(mut page: F) -> PortResult<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = PortResult<(Vec<T>, Option<String>)>>,
+{
+    let mut items = Vec::new();
+    let mut token = None;
+    loop {
+        let (more, next) = page(token).await?;
+        items.extend(more);
+        token = next.filter(|t| !t.is_empty());
+        if token.is_none() {
+            return Ok(items);
         }
     }
 }

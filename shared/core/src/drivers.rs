@@ -21,14 +21,7 @@ pub struct ApiGrant {
 /// The API Gateway grants in a resource policy document. Statements for other principals,
 /// and source ARNs that are not execute-api ARNs, are ignored.
 pub fn api_grants(policy: &str) -> Vec<ApiGrant> {
-    let Ok(doc) = serde_json::from_str::<Value>(policy) else {
-        return Vec::new();
-    };
-    let statements = match &doc["Statement"] {
-        Value::Array(s) => s.clone(),
-        s @ Value::Object(_) => vec![s.clone()],
-        _ => Vec::new(),
-    };
+    let statements = statements(policy);
     let mut grants: BTreeSet<ApiGrant> = BTreeSet::new();
     for s in statements {
         if s["Effect"].as_str() != Some("Allow")
@@ -46,6 +39,18 @@ pub fn api_grants(policy: &str) -> Vec<ApiGrant> {
         }
     }
     grants.into_iter().collect()
+}
+
+/// The statements of a policy document (a single statement may stand without its array).
+fn statements(policy: &str) -> Vec<Value> {
+    let Ok(doc) = serde_json::from_str::<Value>(policy) else {
+        return Vec::new();
+    };
+    match &doc["Statement"] {
+        Value::Array(s) => s.clone(),
+        s @ Value::Object(_) => vec![s.clone()],
+        _ => Vec::new(),
+    }
 }
 
 fn strings(v: &Value) -> Vec<&str> {
@@ -154,14 +159,7 @@ pub fn throttle_targets(grants: &[ApiGrant], catalog: &ApiCatalog) -> Vec<ApiTar
 /// Other services allowed to invoke the function (SNS, EventBridge, S3, …): asynchronous
 /// sources that only a reservation can limit.
 pub fn other_sources(policy: &str) -> Vec<String> {
-    let Ok(doc) = serde_json::from_str::<Value>(policy) else {
-        return Vec::new();
-    };
-    let statements = match &doc["Statement"] {
-        Value::Array(s) => s.clone(),
-        s @ Value::Object(_) => vec![s.clone()],
-        _ => Vec::new(),
-    };
+    let statements = statements(policy);
     let mut out: BTreeSet<String> = BTreeSet::new();
     for s in &statements {
         for service in strings(&s["Principal"]["Service"]) {
