@@ -86,11 +86,12 @@ fn mutate(v: &mut Value, pick: &mut u64, replacement: &Value) -> bool {
             }
             let child = m.get_mut(k).expect("key exists");
             if let Value::String(s) = child
-                && let Ok(mut inner) = serde_json::from_str::<Value>(s) {
-                    let done = mutate(&mut inner, pick, replacement);
-                    *s = inner.to_string();
-                    return done;
-                }
+                && let Ok(mut inner) = serde_json::from_str::<Value>(s)
+            {
+                let done = mutate(&mut inner, pick, replacement);
+                *s = inner.to_string();
+                return done;
+            }
             mutate(child, pick, replacement)
         }
         Value::Array(a) if !a.is_empty() => {
