@@ -39,6 +39,9 @@ pub async fn handle<A: Aws + Posture>(
         "posture": posture,
         "metric_published": metric_published,
     });
+    for metric in cguard_core::emf::audit_metrics(&deps.settings.metrics_namespace, &audit, now) {
+        println!("{metric}");
+    }
     let line = serde_json::to_string(&report).unwrap_or_default();
     if audit.failed() {
         tracing::warn!(open_records = audit.incidents.len(), failed = true, findings = posture.findings.len(), report = %line, "audit report");

@@ -19,13 +19,7 @@ pub fn report_metrics(namespace: &str, report: &Report, at: DateTime<Utc>) -> Ve
     )];
     let mut counts: std::collections::BTreeMap<(u8, &str), f64> = Default::default();
     for a in &report.actions {
-        let status = match a.status {
-            Status::Planned => "planned",
-            Status::Applied => "applied",
-            Status::Skipped(_) => "skipped",
-            Status::Failed(_) => "failed",
-        };
-        *counts.entry((a.tier as u8, status)).or_default() += 1.0;
+        *counts.entry((a.tier as u8, status(&a.status))).or_default() += 1.0;
     }
     for ((tier, status), n) in counts {
         lines.push(doc(
@@ -38,6 +32,64 @@ pub fn report_metrics(namespace: &str, report: &Report, at: DateTime<Utc>) -> Ve
         ));
     }
     lines
+}
+
+/// The auditor's pass: `Escalations` (by tier and status), `Restores` (by status) and
+/// `AuditFailures`.
+pub fn audit_metrics(
+    namespace: &str,
+    report: &crate::audit::AuditReport,
+    at: DateTime<Utc>,
+) -> Vec<Value> {
+    let mut counts: std::collections::BTreeMap<(&str, String, &str), f64> = Default::default();
+    for i in &report.incidents {
+        for a in &i.escalation {
+            *counts
+                .entry(("Escalations", (a.tier as u8).to_string(), status(&a.status)))
+                .or_default() += 1.0;
+        }
+        for u in &i.restore {
+            *counts
+                .entry(("Restores", String::new(), status(&u.status)))
+                .or_default() += 1.0;
+        }
+    }
+    let mut lines: Vec<Value> = counts
+        .into_iter()
+        .map(|((metric, tier, status), n)| {
+            if tier.is_empty() {
+                doc(
+                    namespace,
+                    at,
+                    &["Status"],
+                    metric,
+                    json!({ "Status": status }),
+                    n,
+                )
+            } else {
+                doc(
+                    namespace,
+                    at,
+                    &["Tier", "Status"],
+                    metric,
+                    json!({ "Tier": tier, "Status": status }),
+                    n,
+                )
+            }
+        })
+        .collect();
+    let failed = if report.failed() { 1.0 } else { 0.0 };
+    lines.push(doc(namespace, at, &[], "AuditFailures", json!({}), failed));
+    lines
+}
+
+fn status(s: &Status) -> &'static str {
+    match s {
+        Status::Planned => "planned",
+        Status::Applied => "applied",
+        Status::Skipped(_) => "skipped",
+        Status::Failed(_) => "failed",
+    }
 }
 
 fn outcome(o: Outcome) -> &'static str {

@@ -155,9 +155,12 @@ impl Planner<'_> {
 
         let target = policy.target_concurrency;
         let escalate_to = self.input.escalate_to;
+        // Already capped by someone else: nothing to do. Capped by this very incident (a
+        // redelivery after a partial failure): go on and complete what it did not.
         if let Reservation::Reserved(r) = facts.reservation
             && r <= target
             && escalate_to != Some(crate::model::Tier::KillSwitch)
+            && record.is_none()
         {
             return self.skip(
                 name,
@@ -319,9 +322,16 @@ impl Planner<'_> {
             "cap at target {target} (CGUARD_TARGET_CONCURRENCY); offender peak {}",
             figures(offender)
         );
-        let mut status = None;
+        let mut status = match previous {
+            Reservation::Reserved(r) if i64::from(r) <= cap => Some(Status::Skipped(format!(
+                "already capped: reserved {r} ≤ {cap}"
+            ))),
+            _ => None,
+        };
         let mut blocked = None;
-        if let (Some(unreserved), Some(minimum)) = (self.unreserved, self.minimum) {
+        if status.is_none()
+            && let (Some(unreserved), Some(minimum)) = (self.unreserved, self.minimum)
+        {
             let after = unreserved - (cap - held);
             if after < i64::from(minimum) {
                 let largest = unreserved + held - i64::from(minimum);
@@ -436,8 +446,12 @@ impl Planner<'_> {
                     "this resource is already changed by this plan".into(),
                 ));
             }
+            // Recorded by this incident *and* made: the resource no longer holds the value the
+            // record replaced. (A record whose change failed, and could not be taken back, still
+            // sees the old value: that change is planned again.)
             if self.input.escalate_to.is_none()
                 && let Some((_, done)) = record.and_then(|r| r.find(&resource))
+                && done.change.previous_value() != change.previous_value()
             {
                 return Some(Status::Skipped(format!(
                     "already recorded by this incident at {} (duplicate delivery)",
@@ -887,6 +901,12 @@ mod tests {
         let mut record = Record::new(IncidentId::from_recorded("inc1"), Utc::now(), None);
         let first = Case::new(ranked("slow", 600.0, 20.0, 30_000.0), f.clone()).plan();
         let throttle = first.actions[0].change.clone();
+        // The throttle was recorded and made: the stage now holds it.
+        if let (Change::Throttle { new, .. }, Driver::Api { current, .. }) =
+            (&throttle, &mut f.drivers[0])
+        {
+            *current = *new;
+        }
         record.actions.insert(
             0,
             RecordedAction {

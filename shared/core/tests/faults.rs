@@ -343,9 +343,6 @@ fn every_remediation_call_failing_is_reported_exactly_and_restorable() {
 }
 
 #[test]
-#[ignore = "BUG: plan.rs `already capped` check (Planner::offender) skips the whole offender on a \
-            re-run once this incident's cap is in place, so a source limit that failed earlier is never \
-            retried"]
 fn a_rerun_after_any_remediation_fault_completes_the_rest() {
     let (cases, incomplete) = remediation_matrix();
     assert!(
@@ -590,9 +587,6 @@ fn every_escalation_call_failing_is_reported_exactly_and_a_rerun_completes_it() 
 }
 
 #[test]
-#[ignore = "BUG: engine.rs carry_out leaves the record of a change that was not made when the erase \
-            after a failed apply fails too; plan.rs Planner::push then skips that resource on every \
-            re-run as `already recorded by this incident (duplicate delivery)`, so the change is never made"]
 fn a_rerun_completes_a_change_whose_failed_apply_could_not_be_taken_back() {
     let (_, clean, _) = clean_remediation();
     let targets = targets(&clean);
