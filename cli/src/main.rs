@@ -91,8 +91,7 @@ async fn run(cli: &Cli) -> Result<bool> {
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     let requests = parse_event(&event)
         .with_context(|| format!("{}: bad input, nothing changed", path.display()))?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let aws = Aws::new(&config);
+    let aws = aws().await?;
     let mut reports: Vec<Report> = Vec::new();
     for request in &requests {
         reports.push(remediate(&aws, request, &policy, chrono::Utc::now()).await);
@@ -126,14 +125,15 @@ fn print(cli: &Cli, reports: &[Report]) -> Result<()> {
     Ok(())
 }
 
-async fn aws() -> Aws {
+async fn aws() -> Result<Aws> {
+    let insights = cguard_aws::metrics_insights_from_env()?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Aws::new(&config)
+    Ok(Aws::new(&config).with_metrics_insights(insights))
 }
 
 async fn run_audit(cli: &Cli, policy: &Policy, metric: bool) -> Result<bool> {
     let settings = PostureSettings::from_env();
-    let aws = aws().await;
+    let aws = aws().await?;
     let now = chrono::Utc::now();
     let (audit, posture): (AuditReport, PostureReport) = tokio::join!(
         audit(&aws, policy, now),
@@ -160,7 +160,7 @@ async fn run_restore(cli: &Cli, function: &str) -> Result<bool> {
         valid_function_name(function),
         "{function:?} is not a Lambda function name, nothing changed"
     );
-    let report = restore_function(&aws().await, function, chrono::Utc::now()).await;
+    let report = restore_function(&aws().await?, function, chrono::Utc::now()).await;
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

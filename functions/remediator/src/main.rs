@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let policy = Policy::from_env()?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let deps = handler::Deps {
-        aws: Aws::new(&config),
+        aws: Aws::new(&config).with_metrics_insights(cguard_aws::metrics_insights_from_env()?),
         report_topic: std::env::var("CGUARD_REPORT_TOPIC_ARN")
             .ok()
             .filter(|a| !a.is_empty())

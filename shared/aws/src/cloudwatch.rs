@@ -122,6 +122,45 @@ impl Aws {
 }
 
 impl Metrics for Aws {
+    async fn top_peaks(&self, window: &Window, limit: usize) -> PortResult<Option<Peaks>> {
+        // Metrics Insights only queries the last three hours.
+        if !self.metrics_insights || window.start < chrono::Utc::now() - chrono::Duration::hours(3)
+        {
+            return Ok(None);
+        }
+        let query = MetricDataQuery::builder()
+            .id("insights")
+            .expression(format!(
+                "SELECT MAX(ConcurrentExecutions) FROM SCHEMA(\"AWS/Lambda\", FunctionName) \
+                 GROUP BY FunctionName ORDER BY MAX() DESC LIMIT {limit}"
+            ))
+            .period(Window::PERIOD_SECONDS)
+            .return_data(true)
+            .build();
+        let out = self
+            .cloudwatch
+            .get_metric_data()
+            .metric_data_queries(query)
+            .start_time(smithy(window.start))
+            .end_time(smithy(window.end))
+            .send()
+            .await
+            .map_err(|e| classify("cloudwatch:GetMetricData", e))?;
+        // One series per function, labelled with the GROUP BY value: the function's name.
+        let functions: BTreeMap<String, f64> = out
+            .metric_data_results()
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.label()?.to_owned(),
+                    r.values().iter().copied().reduce(f64::max)?,
+                ))
+            })
+            .collect();
+        let account = self.peaks(&[], window).await?.account;
+        Ok(Some(Peaks { account, functions }))
+    }
+
     async fn active_functions(&self) -> PortResult<Vec<String>> {
         let pages: Vec<_> = self
             .cloudwatch

@@ -42,6 +42,32 @@ impl Aws {
     }
 }
 
+impl Aws {
+    /// Rank with Metrics Insights first (`CGUARD_METRICS_INSIGHTS`, on by default in the
+    /// functions); the local stand-in cannot answer Insights queries, so tests leave it off.
+    pub fn with_metrics_insights(mut self, on: bool) -> Self {
+        self.metrics_insights = on;
+        self
+    }
+}
+
+/// `CGUARD_METRICS_INSIGHTS` (default `true`), read once at start-up.
+pub fn metrics_insights_from_env() -> Result<bool, cguard_core::config::ConfigError> {
+    match std::env::var("CGUARD_METRICS_INSIGHTS")
+        .ok()
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("") | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(cguard_core::config::ConfigError {
+            name: "CGUARD_METRICS_INSIGHTS",
+            value: other.to_owned(),
+            problem: "expected true or false",
+        }),
+    }
+}
+
 impl Actuator for Aws {
     async fn apply(&self, change: &Change) -> PortResult<()> {
         match change {

@@ -144,8 +144,21 @@ async fn observe<A: Aws>(
     window: &Window,
     policy: &Policy,
 ) -> Result<Observation, PortError> {
-    let active = aws.active_functions().await?;
-    let peaks = aws.peaks(&active, window).await?;
+    let ranked = aws
+        .top_peaks(
+            window,
+            attribution::RANKING_SIZE.max(policy.max_offenders + 1),
+        )
+        .await;
+    let peaks = match ranked {
+        Ok(Some(peaks)) if !peaks.functions.is_empty() => peaks,
+        // Insights unavailable (disabled, window older than 3 hours, or failed): one batched
+        // query per 500 active functions instead.
+        _ => {
+            let active = aws.active_functions().await?;
+            aws.peaks(&active, window).await?
+        }
+    };
     let candidates = attribution::candidates(scope, &peaks, policy);
     let usage = aws.usage(&candidates, window).await?;
     Ok(Observation {

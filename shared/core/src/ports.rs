@@ -48,6 +48,17 @@ pub type PortResult<T> = Result<T, PortError>;
 
 /// CloudWatch reads.
 pub trait Metrics: Sync {
+    /// The busiest functions' peaks ranked by CloudWatch itself in one query (Metrics
+    /// Insights), with the account's peak; `None` where that is unavailable, and the caller
+    /// falls back to [`active_functions`](Self::active_functions) + [`peaks`](Self::peaks).
+    fn top_peaks(
+        &self,
+        window: &Window,
+        limit: usize,
+    ) -> impl Future<Output = PortResult<Option<Peaks>>> + Send {
+        let _ = (window, limit);
+        async { Ok(None) }
+    }
     /// Functions that emitted Lambda metrics recently.
     fn active_functions(&self) -> impl Future<Output = PortResult<Vec<String>>> + Send;
     /// Peak `ConcurrentExecutions` of each function and of the account, batched.

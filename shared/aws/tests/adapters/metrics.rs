@@ -361,3 +361,93 @@ async fn alarm_states_of_metric_and_composite_alarms() {
     );
     assert_eq!(aws.alarm_state("deleted").await.unwrap(), None);
 }
+
+/// A window that ends now: Metrics Insights only answers for the last three hours.
+fn recent_window() -> Window {
+    Window::before(Utc::now(), 10)
+}
+
+#[tokio::test]
+async fn metrics_insights_ranks_every_function_in_one_query_plus_the_account_query() {
+    // GIVEN Metrics Insights answers one series per function, labelled with its name
+    let w = recent_window();
+    let insights = mock!(CloudWatch::get_metric_data)
+        .match_requests(|req| {
+            req.metric_data_queries().iter().any(|q| {
+                q.expression()
+                    .is_some_and(|e| e.contains("GROUP BY FunctionName"))
+            })
+        })
+        .then_compute_output(move |req| {
+            let q = &req.metric_data_queries()[0];
+            assert!(q.expression().unwrap().contains("LIMIT 10"), "{q:?}");
+            assert_eq!(q.period(), Some(60));
+            let series = |label: &str, peak: f64| {
+                MetricDataResult::builder()
+                    .id("insights")
+                    .label(label)
+                    .timestamps(SmithyTime::from_secs(w.start.timestamp()))
+                    .values(peak)
+                    .status_code(StatusCode::Complete)
+                    .build()
+            };
+            GetMetricDataOutput::builder()
+                .metric_data_results(series("slow-search", 600.0))
+                .metric_data_results(series("orders-api", 40.0))
+                .build()
+        });
+    let account = mock!(CloudWatch::get_metric_data)
+        .match_requests(|req| {
+            req.metric_data_queries()
+                .iter()
+                .all(|q| q.expression().is_none())
+        })
+        .then_compute_output(move |req| {
+            assert_eq!(
+                req.metric_data_queries().len(),
+                1,
+                "only the account's series"
+            );
+            GetMetricDataOutput::builder()
+                .metric_data_results(result("q0", 962.0, &w))
+                .build()
+        });
+    let list = mock!(CloudWatch::list_metrics).then_output(|| ListMetricsOutput::builder().build());
+    let aws = aws(Rules {
+        cloudwatch: vec![&insights, &account, &list],
+        ..Default::default()
+    })
+    .with_metrics_insights(true);
+
+    // WHEN the busiest functions are asked for
+    let peaks = aws
+        .top_peaks(&recent_window(), 10)
+        .await
+        .unwrap()
+        .expect("insights on");
+
+    // THEN two calls, whatever the account's size, and no ListMetrics
+    assert_eq!(
+        peaks.functions,
+        BTreeMap::from([("orders-api".into(), 40.0), ("slow-search".into(), 600.0)])
+    );
+    assert_eq!(peaks.account, Some(962.0));
+    assert_eq!(
+        (insights.num_calls(), account.num_calls(), list.num_calls()),
+        (1, 1, 0)
+    );
+}
+
+#[tokio::test]
+async fn metrics_insights_is_not_used_when_off_or_for_windows_older_than_three_hours() {
+    let aws = aws(Rules::default());
+    assert_eq!(aws.top_peaks(&recent_window(), 10).await.unwrap(), None);
+    let old = Window::before(Utc::now() - chrono::Duration::hours(4), 10);
+    assert_eq!(
+        aws.with_metrics_insights(true)
+            .top_peaks(&old, 10)
+            .await
+            .unwrap(),
+        None
+    );
+}
