@@ -435,6 +435,7 @@ pub async fn audit<A: Aws>(aws: &A, policy: &Policy, now: DateTime<Utc>) -> Audi
 pub async fn restore_function<A: Aws>(aws: &A, name: &str, now: DateTime<Utc>) -> AuditReport {
     let mut report = AuditReport::new(now, false);
     let mut entry = IncidentAudit::new(name);
+    let _serial = crate::engine::CHANGES.lock().await;
     if let Some((facts, record)) = load(aws, &mut entry, false, true).await {
         entry.decision = Some(Decision::Restore {
             why: "requested by an operator".into(),
@@ -452,6 +453,7 @@ async fn audit_function<A: Aws>(
     now: DateTime<Utc>,
 ) -> IncidentAudit {
     let mut entry = IncidentAudit::new(name);
+    let _serial = crate::engine::CHANGES.lock().await;
     let Some((facts, record)) = load(aws, &mut entry, policy.dry_run, false).await else {
         return entry;
     };

@@ -17,6 +17,12 @@ use crate::ports::{Aws, ErrorKind, PortError};
 use crate::record::{Record, RecordedAction};
 use crate::report::{AlarmSummary, Report};
 
+/// Serialises every read-facts → plan → record → change sequence in this process. Records are
+/// tags, which have no compare-and-set: two overlapping sequences on one function would plan
+/// from the same stale facts and interleave their record tags. Across processes the deployment
+/// serialises instead (each function has reserved concurrency 1).
+pub(crate) static CHANGES: futures::lock::Mutex<()> = futures::lock::Mutex::new(());
+
 /// Handles one request end to end and reports what happened. Never panics on AWS failures:
 /// they end up in the report, with exactly what was and was not changed.
 pub async fn remediate<A: Aws>(
@@ -105,6 +111,7 @@ pub async fn remediate<A: Aws>(
         return report;
     }
 
+    let _serial = CHANGES.lock().await;
     let facts = match gather_facts(aws, &report.offenders).await {
         Ok(f) => f,
         Err(e) => {
