@@ -53,10 +53,11 @@ pub async fn handle<A: Aws>(
     let mut reports: Vec<Report> = Vec::with_capacity(requests.len());
     // Sequentially: two records about the same offender must not race each other.
     for request in &requests {
-        let (alarm, incident) = match &request.subject {
-            Subject::Alarm(a) => (a.name.clone(), a.incident_id().to_string()),
-            Subject::Function { name, .. } => (format!("manual:{name}"), String::new()),
+        let alarm = match &request.subject {
+            Subject::Alarm(a) => a.name.clone(),
+            Subject::Function { name, .. } => format!("manual:{name}"),
         };
+        let incident = request.incident_id();
         let span = tracing::info_span!("incident", alarm = %alarm, incident = %incident, source = ?request.source);
         let report = async {
             let report = remediate(&deps.aws, request, &deps.policy, chrono::Utc::now()).await;

@@ -141,6 +141,19 @@ pub struct Request {
     pub source: EventSource,
 }
 
+impl Request {
+    /// The incident this request belongs to: the alarm's, or for an operator-named function,
+    /// one per request (name + time of the request).
+    pub fn incident_id(&self) -> IncidentId {
+        match &self.subject {
+            Subject::Alarm(alarm) => alarm.incident_id(),
+            Subject::Function { name, requested_at } => {
+                IncidentId::new(&format!("manual:{name}"), requested_at)
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventSource {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
-use crate::alarm::{AlarmState, IncidentId, Request, Subject};
+use crate::alarm::{AlarmState, Request, Subject};
 use crate::attribution::{self, Scope};
 use crate::config::Policy;
 use crate::model::{Action, FunctionFacts, Status};
@@ -32,9 +32,10 @@ pub async fn remediate<A: Aws>(
     now: DateTime<Utc>,
 ) -> Report {
     let dry_run = policy.dry_run || request.dry_run;
-    let (incident, scope, at, alarm_name, opened_at) = match &request.subject {
+    let incident = request.incident_id();
+    let mut report = Report::new(incident.clone(), request.source, dry_run);
+    let (scope, at, alarm_name, opened_at) = match &request.subject {
         Subject::Alarm(alarm) => {
-            let mut report = Report::new(alarm.incident_id(), request.source, dry_run);
             report.alarm = Some(AlarmSummary::from(alarm));
             if alarm.state != AlarmState::Alarm {
                 report.notes.push(format!(
@@ -43,31 +44,25 @@ pub async fn remediate<A: Aws>(
                 ));
                 return report;
             }
-            let scope = Scope::of(alarm);
             (
-                alarm.incident_id(),
-                scope,
+                Scope::of(alarm),
                 alarm.changed_at,
                 Some(alarm.name.clone()),
                 alarm.changed_at,
             )
         }
-        Subject::Function { name, requested_at } => (
-            IncidentId::new(&format!("manual:{name}"), requested_at),
-            Scope::Function {
-                function: name.clone(),
-            },
-            now,
-            None,
-            *requested_at,
-        ),
+        Subject::Function { name, requested_at } => {
+            report.function = Some(name.clone());
+            (
+                Scope::Function {
+                    function: name.clone(),
+                },
+                now,
+                None,
+                *requested_at,
+            )
+        }
     };
-    let mut report = Report::new(incident.clone(), request.source, dry_run);
-    if let Subject::Alarm(alarm) = &request.subject {
-        report.alarm = Some(AlarmSummary::from(alarm));
-    } else if let Scope::Function { function } = &scope {
-        report.function = Some(function.clone());
-    }
     report.scope = Some(scope.clone());
     if let Scope::Unrelated { why } = &scope {
         report.notes.push(format!("{why}: nothing to do"));
