@@ -20,6 +20,7 @@ pub mod config;
 pub mod drivers;
 pub mod emf;
 pub mod engine;
+pub mod error;
 pub mod model;
 pub mod observation;
 pub mod plan;

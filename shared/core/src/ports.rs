@@ -8,43 +8,7 @@ use crate::alarm::AlarmState;
 use crate::model::{AccountFacts, Change, Current, FunctionFacts};
 use crate::observation::{FunctionUsage, Peaks, Window};
 
-/// How a call failed, sorted by what the caller does next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// Rate-limited after the SDK's own retries: try again later.
-    Throttled,
-    /// Missing permission: fix IAM, retrying will not help.
-    Denied,
-    NotFound,
-    /// AWS refused the value (e.g. the unreserved-minimum check): the request itself must change.
-    Rejected,
-    /// Service error, timeout, network: transient as far as we know.
-    Unavailable,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{operation} failed ({kind:?}): {message}")]
-pub struct PortError {
-    pub operation: String,
-    pub kind: ErrorKind,
-    pub message: String,
-    #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-impl PortError {
-    pub fn new(operation: impl Into<String>, kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            operation: operation.into(),
-            kind,
-            message: message.into(),
-            source: None,
-        }
-    }
-}
-
-pub type PortResult<T> = Result<T, PortError>;
+pub use crate::error::{ErrorKind, PortError, PortResult};
 
 /// CloudWatch reads.
 pub trait Metrics: Sync {
