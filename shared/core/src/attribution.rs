@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::alarm::{Alarm, MetricRef};
 use crate::config::Policy;
+use crate::intake::{Alarm, MetricRef};
 use crate::observation::{FunctionUsage, Observation, Peaks};
 
 /// Account-wide concurrency metrics: an alarm on any of these (or math over them) is about the
@@ -260,7 +260,7 @@ mod tests {
             arn: None,
             account_id: None,
             region: None,
-            state: crate::alarm::AlarmState::Alarm,
+            state: crate::intake::AlarmState::Alarm,
             previous_state: None,
             reason: None,
             changed_at: Utc::now(),

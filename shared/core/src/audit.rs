@@ -16,10 +16,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::alarm::{AlarmState, IncidentId};
 use crate::attribution::{Attribution, Ranked, Scope, round2};
 use crate::config::Policy;
 use crate::engine::carry_out;
+use crate::intake::{AlarmState, IncidentId};
 use crate::model::{Action, Change, Current, FunctionFacts, ResourceKey, Status, Tier};
 use crate::observation::{FunctionUsage, Series, Window};
 use crate::plan::{self, PlanInput};

@@ -131,7 +131,7 @@ pub fn doc(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alarm::{EventSource, IncidentId};
+    use crate::intake::{EventSource, IncidentId};
     use crate::model::{Action, Change, Reservation, Tier};
 
     #[test]

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
-use crate::alarm::{AlarmState, Request, Subject};
 use crate::attribution::{self, Scope};
 use crate::config::Policy;
+use crate::intake::{AlarmState, Request, Subject};
 use crate::model::{Action, FunctionFacts, Status};
 use crate::observation::{Observation, Window};
 use crate::plan::{self, Plan, PlanInput};

@@ -1,7 +1,7 @@
 //! Concurrency Guard's policy: everything that decides, nothing that calls AWS.
 //!
 //! The pipeline, one module per step:
-//! - [`alarm`]: any event shape → [`alarm::Request`] (an [`alarm::Alarm`] or a named function);
+//! - [`intake`]: any event shape → [`intake::Request`] (an [`intake::Alarm`] or a named function);
 //! - [`observation`]: the CloudWatch figures for the minutes before the alarm;
 //! - [`attribution`]: what the alarm is about ([`attribution::Scope`]), the ranking, the offenders;
 //! - [`model`]: facts about functions and what drives them, and reversible [`model::Change`]s;
@@ -13,7 +13,6 @@
 //!
 //! [`config::Policy`] is read once at the edge and passed down.
 
-pub mod alarm;
 pub mod attribution;
 pub mod audit;
 pub mod config;
@@ -21,6 +20,7 @@ pub mod drivers;
 pub mod emf;
 pub mod engine;
 pub mod error;
+pub mod intake;
 pub mod model;
 pub mod observation;
 pub mod plan;

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::alarm::IncidentId;
 use crate::attribution::{Attribution, Ranked, round2};
 use crate::config::Policy;
+use crate::intake::IncidentId;
 use crate::model::{
     AccountFacts, Action, ApiTarget, Change, Driver, FunctionFacts, Reservation, ResourceKey,
     Status, TAG_KILL_SWITCH, TAG_PROTECTED, Throttle, Tier,

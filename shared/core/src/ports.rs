@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use crate::alarm::AlarmState;
+use crate::intake::AlarmState;
 use crate::model::{AccountFacts, Change, Current, FunctionFacts};
 use crate::observation::{FunctionUsage, Peaks, Window};
 

@@ -11,8 +11,8 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::alarm::MetricRef;
 use crate::config::Policy;
+use crate::intake::MetricRef;
 use crate::model::{AccountFacts, Reservation};
 use crate::observation::{Peaks, Window};
 use crate::ports::{Aws, ErrorKind, PortResult};

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::alarm::IncidentId;
+use crate::intake::IncidentId;
 use crate::model::{Change, ResourceKey, Tier};
 
 pub const TAG_INCIDENT: &str = "concurrency-guard:incident";

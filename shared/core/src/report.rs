@@ -7,8 +7,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::alarm::{Alarm, AlarmState, EventSource, IncidentId};
 use crate::attribution::{Ranked, Scope};
+use crate::intake::{Alarm, AlarmState, EventSource, IncidentId};
 use crate::model::{AccountFacts, Action, Driver, Status};
 use crate::observation::Window;
 use crate::plan::Skipped;

@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use futures::executor::block_on;
 
-use cguard_core::alarm::{Request, parse_event};
 use cguard_core::audit::{self, AuditReport, Decision};
 use cguard_core::config::Policy;
 use cguard_core::engine;
+use cguard_core::intake::{Request, parse_event};
 use cguard_core::model::{Action, Change, Current, Reservation, ResourceKey, Status, Tier};
 use cguard_core::observation::FunctionUsage;
 use cguard_core::ports::ErrorKind;

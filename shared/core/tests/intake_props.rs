@@ -3,7 +3,7 @@
 //! A parse error means the engine never runs, so no AWS write can follow (the remediator's
 //! handler test shows the rejection happens before any call).
 
-use cguard_core::alarm::{Subject, parse_event};
+use cguard_core::intake::{Subject, parse_event};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use cguard_core::alarm::IncidentId;
 use cguard_core::attribution::{Attribution, Ranked, Scope};
 use cguard_core::config::Policy;
+use cguard_core::intake::IncidentId;
 use cguard_core::model::{
     AccountFacts, ApiKind, ApiTarget, Change, Current, Driver, FunctionFacts, Reservation,
     ResourceKey, Route, Status, TAG_KILL_SWITCH, TAG_PROTECTED, Throttle, Tier,

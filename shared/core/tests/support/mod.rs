@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use cguard_core::alarm::AlarmState;
+use cguard_core::intake::AlarmState;
 use cguard_core::model::{
     AccountFacts, ApiKind, ApiTarget, Change, Current, Driver, FunctionFacts, Reservation,
     ResourceKey,
