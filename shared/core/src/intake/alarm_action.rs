@@ -11,17 +11,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    Alarm, AlarmState, EventSource, IntakeError, MetricRef, Request, Subject, non_empty,
+    Alarm, AlarmState, EventSource, IntakeError, MetricRef, Problem, Request, Subject, non_empty,
     null_as_default, parse_time,
 };
 
 pub(super) fn parse_alarm_action(event: &Value, dry_run: bool) -> Result<Request, IntakeError> {
-    let e: AlarmActionEvent = serde_json::from_value(event.clone())
-        .map_err(|e| IntakeError::invalid("alarm action event", e.to_string()))?;
+    let e: AlarmActionEvent = serde_json::from_value(event.clone()).map_err(|e| {
+        IntakeError::invalid("alarm action event", Problem::Malformed(e.to_string()))
+    })?;
     if e.source != "aws.cloudwatch" {
         return Err(IntakeError::invalid(
             "source",
-            format!("expected aws.cloudwatch, got {:?}", e.source),
+            Problem::NotFromCloudWatch(e.source),
         ));
     }
     let alarm = e

@@ -8,15 +8,16 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 
 use super::alarm_action::AlarmData;
-use super::{EventSource, IntakeError, Request, Subject};
+use super::{EventSource, IntakeError, Problem, Request, Subject};
 
 pub(super) fn parse_eventbridge(event: &Value, dry_run: bool) -> Result<Request, IntakeError> {
-    let e: EventBridgeEvent<AlarmData> = serde_json::from_value(event.clone())
-        .map_err(|e| IntakeError::invalid("EventBridge event", e.to_string()))?;
+    let e: EventBridgeEvent<AlarmData> = serde_json::from_value(event.clone()).map_err(|e| {
+        IntakeError::invalid("EventBridge event", Problem::Malformed(e.to_string()))
+    })?;
     if e.source != "aws.cloudwatch" {
         return Err(IntakeError::invalid(
             "source",
-            format!("expected aws.cloudwatch, got {:?}", e.source),
+            Problem::NotFromCloudWatch(e.source),
         ));
     }
     let arn = e

@@ -10,7 +10,8 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 
 use super::{
-    EventSource, IntakeError, Request, Subject, json_kind, parse_event, valid_function_name,
+    EventSource, IntakeError, Problem, Request, Subject, json_kind, parse_event,
+    valid_function_name,
 };
 
 pub(super) fn parse_manual(obj: &Map<String, Value>) -> Result<Vec<Request>, IntakeError> {
@@ -21,32 +22,24 @@ pub(super) fn parse_manual(obj: &Map<String, Value>) -> Result<Vec<Request>, Int
         Some(other) => {
             return Err(IntakeError::invalid(
                 "dryRun",
-                format!("expected true or false, got {}", json_kind(other)),
+                Problem::NotABoolean(json_kind(other)),
             ));
         }
     };
     let known = ["dryRun", "functionName", "alarm"];
     if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(IntakeError::invalid(
-            k.clone(),
-            "unknown field in manual payload (expected dryRun, and functionName or alarm)",
-        ));
+        return Err(IntakeError::invalid(k.clone(), Problem::UnknownManualField));
     }
     match (obj.get("functionName"), obj.get("alarm")) {
         (Some(_), Some(_)) => Err(IntakeError::invalid(
             "manual payload",
-            "give either functionName or alarm, not both",
+            Problem::FunctionAndAlarm,
         )),
         (Some(name), None) => {
             let name = name
                 .as_str()
                 .filter(|s| valid_function_name(s))
-                .ok_or_else(|| {
-                    IntakeError::invalid(
-                        "functionName",
-                        "expected a Lambda function name (1-64 of A-Z a-z 0-9 - _)",
-                    )
-                })?;
+                .ok_or_else(|| IntakeError::invalid("functionName", Problem::NotAFunctionName))?;
             Ok(vec![Request {
                 subject: Subject::Function {
                     name: name.to_owned(),
@@ -59,10 +52,7 @@ pub(super) fn parse_manual(obj: &Map<String, Value>) -> Result<Vec<Request>, Int
         (None, Some(alarm)) => {
             let inner = parse_event(alarm)?;
             if inner.iter().any(|r| r.source == EventSource::Manual) {
-                return Err(IntakeError::invalid(
-                    "alarm",
-                    "a manual payload cannot wrap another",
-                ));
+                return Err(IntakeError::invalid("alarm", Problem::WrapsManual));
             }
             Ok(inner
                 .into_iter()
@@ -75,7 +65,7 @@ pub(super) fn parse_manual(obj: &Map<String, Value>) -> Result<Vec<Request>, Int
         }
         (None, None) => Err(IntakeError::invalid(
             "manual payload",
-            "give functionName (a function to treat as the offender) or alarm (an alarm event)",
+            Problem::NeitherFunctionNorAlarm,
         )),
     }
 }
@@ -85,7 +75,7 @@ mod tests {
     use serde_json::json;
 
     use crate::intake::fixtures::event;
-    use crate::intake::{AlarmState, EventSource, Subject, parse_event};
+    use crate::intake::{AlarmState, EventSource, IntakeError, Problem, Subject, parse_event};
 
     #[test]
     fn manual_payload_defaults_to_dry_run_and_names_a_function() {
@@ -109,21 +99,32 @@ mod tests {
         let cases = [
             (
                 json!({"dryRun": "yes", "functionName": "f"}),
-                "invalid dryRun",
+                "dryRun",
+                Problem::NotABoolean("a string"),
             ),
             (
                 json!({"functionName": "arn:aws:lambda:x"}),
-                "invalid functionName",
+                "functionName",
+                Problem::NotAFunctionName,
             ),
-            (json!({"functionName": "f", "force": true}), "invalid force"),
-            (json!({"dryRun": true}), "give functionName"),
+            (
+                json!({"functionName": "f", "force": true}),
+                "force",
+                Problem::UnknownManualField,
+            ),
+            (
+                json!({"dryRun": true}),
+                "manual payload",
+                Problem::NeitherFunctionNorAlarm,
+            ),
         ];
-        for (input, expected) in cases {
-            let err = parse_event(&input).unwrap_err().to_string();
-            assert!(
-                err.contains(expected),
-                "{input}: {err:?} should contain {expected:?}"
-            );
+        for (input, field, problem) in cases {
+            let err = parse_event(&input).unwrap_err();
+            let expected = IntakeError::Invalid {
+                field: field.into(),
+                problem,
+            };
+            assert_eq!(err, expected, "{input}");
         }
     }
 }

@@ -45,7 +45,7 @@ impl AlarmState {
             "INSUFFICIENT_DATA" => Ok(Self::InsufficientData),
             other => Err(IntakeError::invalid(
                 "state",
-                format!("unknown alarm state {other:?}"),
+                Problem::UnknownState(other.to_owned()),
             )),
         }
     }
@@ -177,16 +177,69 @@ pub enum EventSource {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum IntakeError {
     #[error("unrecognised event: {0}")]
-    Unrecognised(String),
+    Unrecognised(Unrecognised),
+    /// `field` is a path into the event (`Records[0].StateChangeTime`).
     #[error("invalid {field}: {problem}")]
-    Invalid { field: String, problem: String },
+    Invalid { field: String, problem: Problem },
+}
+
+/// Why no shape was recognised.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Unrecognised {
+    /// Names the JSON kind that came instead ("an array").
+    #[error("expected a JSON object, got {0}")]
+    NotAnObject(&'static str),
+    /// Names the `detail-type` of the EventBridge event that came instead.
+    #[error("EventBridge event of type {0:?} is not a CloudWatch alarm state change")]
+    NotAnAlarmStateChange(String),
+    #[error(
+        "expected an SNS event (Records), a CloudWatch alarm action (alarmData), an EventBridge \
+         alarm state change (detail-type), or a manual payload (dryRun, functionName or alarm)"
+    )]
+    NoKnownKey,
+}
+
+/// What is wrong with one field of a recognised shape. The text is written for the operator who
+/// reads a rejected invocation's error, so it says what was expected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Problem {
+    /// The shape's envelope did not deserialise; serde's message says where.
+    #[error("{0}")]
+    Malformed(String),
+    #[error("the SNS event has no records")]
+    NoRecords,
+    /// serde's message for the SNS message string.
+    #[error("not a CloudWatch alarm notification: {0}")]
+    NotAnAlarmNotification(String),
+    /// The `source` that came instead.
+    #[error("expected aws.cloudwatch, got {0:?}")]
+    NotFromCloudWatch(String),
+    #[error("unknown alarm state {0:?}")]
+    UnknownState(String),
+    #[error("must not be empty")]
+    Empty,
+    #[error("unreadable timestamp {0:?}")]
+    UnreadableTimestamp(String),
+    /// Names the JSON kind that came instead ("a string").
+    #[error("expected true or false, got {0}")]
+    NotABoolean(&'static str),
+    #[error("unknown field in manual payload (expected dryRun, and functionName or alarm)")]
+    UnknownManualField,
+    #[error("give either functionName or alarm, not both")]
+    FunctionAndAlarm,
+    #[error("give functionName (a function to treat as the offender) or alarm (an alarm event)")]
+    NeitherFunctionNorAlarm,
+    #[error("expected a Lambda function name (1-64 of A-Z a-z 0-9 - _)")]
+    NotAFunctionName,
+    #[error("a manual payload cannot wrap another")]
+    WrapsManual,
 }
 
 impl IntakeError {
-    fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+    fn invalid(field: impl Into<String>, problem: Problem) -> Self {
         Self::Invalid {
             field: field.into(),
-            problem: problem.into(),
+            problem,
         }
     }
 }
@@ -195,9 +248,8 @@ impl IntakeError {
 /// per record; a malformed record fails the whole event, so that nothing is half-done.
 pub fn parse_event(event: &Value) -> Result<Vec<Request>, IntakeError> {
     let Some(obj) = event.as_object() else {
-        return Err(IntakeError::Unrecognised(format!(
-            "expected a JSON object, got {}",
-            json_kind(event)
+        return Err(IntakeError::Unrecognised(Unrecognised::NotAnObject(
+            json_kind(event),
         )));
     };
     if obj.contains_key("Records") {
@@ -213,15 +265,11 @@ pub fn parse_event(event: &Value) -> Result<Vec<Request>, IntakeError> {
         return manual::parse_manual(obj);
     }
     if let Some(dt) = obj.get("detail-type").and_then(Value::as_str) {
-        return Err(IntakeError::Unrecognised(format!(
-            "EventBridge event of type {dt:?} is not a CloudWatch alarm state change"
-        )));
+        return Err(IntakeError::Unrecognised(
+            Unrecognised::NotAnAlarmStateChange(dt.to_owned()),
+        ));
     }
-    Err(IntakeError::Unrecognised(
-        "expected an SNS event (Records), a CloudWatch alarm action (alarmData), an EventBridge \
-         alarm state change (detail-type), or a manual payload (dryRun, functionName or alarm)"
-            .into(),
-    ))
+    Err(IntakeError::Unrecognised(Unrecognised::NoKnownKey))
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -246,7 +294,7 @@ pub fn valid_function_name(s: &str) -> bool {
 
 fn non_empty(s: String, field: &str) -> Result<String, IntakeError> {
     if s.trim().is_empty() {
-        Err(IntakeError::invalid(field, "must not be empty"))
+        Err(IntakeError::invalid(field, Problem::Empty))
     } else {
         Ok(s)
     }
@@ -258,7 +306,7 @@ pub fn parse_time(s: &str, field: &str) -> Result<DateTime<Utc>, IntakeError> {
     DateTime::parse_from_rfc3339(s)
         .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| IntakeError::invalid(field, format!("unreadable timestamp {s:?}")))
+        .map_err(|_| IntakeError::invalid(field, Problem::UnreadableTimestamp(s.to_owned())))
 }
 
 /// A list or map sent as `null` reads as empty, like one left out (serde's `default` covers only
@@ -313,20 +361,34 @@ mod tests {
     #[test]
     fn malformed_events_get_errors_that_name_the_problem() {
         let cases = [
-            (json!([]), "expected a JSON object"),
-            (json!({"hello": 1}), "expected an SNS event"),
+            (json!([]), Unrecognised::NotAnObject("an array")),
+            (json!({"hello": 1}), Unrecognised::NoKnownKey),
             (
                 json!({"detail-type": "Scheduled Event", "source": "aws.events"}),
-                "not a CloudWatch alarm",
+                Unrecognised::NotAnAlarmStateChange("Scheduled Event".into()),
             ),
         ];
         for (input, expected) in cases {
-            let err = parse_event(&input).unwrap_err().to_string();
-            assert!(
-                err.contains(expected),
-                "{input}: {err:?} should contain {expected:?}"
-            );
+            let err = parse_event(&input).unwrap_err();
+            assert_eq!(err, IntakeError::Unrecognised(expected), "{input}");
         }
+    }
+
+    #[test]
+    fn error_text_names_the_field_and_what_was_expected() {
+        let err = parse_event(&json!([])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unrecognised event: expected a JSON object, got an array"
+        );
+        let err = IntakeError::invalid(
+            "Records[0].StateChangeTime",
+            Problem::UnreadableTimestamp("yesterday".into()),
+        );
+        assert_eq!(
+            err.to_string(),
+            "invalid Records[0].StateChangeTime: unreadable timestamp \"yesterday\""
+        );
     }
 
     #[test]

@@ -18,18 +18,15 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    Alarm, AlarmState, EventSource, IntakeError, MetricRef, Request, Subject, non_empty,
+    Alarm, AlarmState, EventSource, IntakeError, MetricRef, Problem, Request, Subject, non_empty,
     null_as_default, parse_time,
 };
 
 pub(super) fn parse_sns(event: &Value, dry_run: bool) -> Result<Vec<Request>, IntakeError> {
     let sns: SnsEvent = serde_json::from_value(event.clone())
-        .map_err(|e| IntakeError::invalid("SNS event", e.to_string()))?;
+        .map_err(|e| IntakeError::invalid("SNS event", Problem::Malformed(e.to_string())))?;
     if sns.records.is_empty() {
-        return Err(IntakeError::invalid(
-            "Records",
-            "the SNS event has no records",
-        ));
+        return Err(IntakeError::invalid("Records", Problem::NoRecords));
     }
     sns.records
         .iter()
@@ -39,7 +36,7 @@ pub(super) fn parse_sns(event: &Value, dry_run: bool) -> Result<Vec<Request>, In
                 serde_json::from_str(&record.sns.message).map_err(|e| {
                     IntakeError::invalid(
                         format!("Records[{i}].Sns.Message"),
-                        format!("not a CloudWatch alarm notification: {e}"),
+                        Problem::NotAnAlarmNotification(e.to_string()),
                     )
                 })?;
             let alarm = message
@@ -171,7 +168,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use crate::intake::fixtures::{event, only_alarm};
-    use crate::intake::{AlarmState, EventSource, parse_event};
+    use crate::intake::{AlarmState, EventSource, IntakeError, Problem, parse_event};
 
     #[test]
     fn sns_account_alarm_takes_region_code_from_the_arn_and_accepts_null_description() {
@@ -221,24 +218,32 @@ mod tests {
 
     #[test]
     fn sns_event_without_records_is_rejected() {
-        let err = parse_event(&json!({"Records": []}))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("the SNS event has no records"), "{err}");
+        let err = parse_event(&json!({"Records": []})).unwrap_err();
+        assert_eq!(err, IntakeError::invalid("Records", Problem::NoRecords));
     }
 
     #[test]
     fn sns_message_that_is_not_an_alarm_is_rejected_with_its_position() {
         let mut e = event("sns-account-concurrency.json");
         e["Records"][0]["Sns"]["Message"] = json!("{\"hello\": 1}");
-        let err = parse_event(&e).unwrap_err().to_string();
-        assert!(err.contains("Records[0].Sns.Message"), "{err}");
+        let Err(IntakeError::Invalid { field, problem }) = parse_event(&e) else {
+            panic!("expected an invalid field");
+        };
+        assert_eq!(field, "Records[0].Sns.Message");
+        assert!(
+            matches!(problem, Problem::NotAnAlarmNotification(_)),
+            "{problem:?}"
+        );
         let mut e = event("sns-account-concurrency.json");
         let mut msg: Value =
             serde_json::from_str(e["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
         msg["StateChangeTime"] = json!("yesterday");
         e["Records"][0]["Sns"]["Message"] = json!(msg.to_string());
-        let err = parse_event(&e).unwrap_err().to_string();
-        assert!(err.contains("StateChangeTime"), "{err}");
+        let err = parse_event(&e).unwrap_err();
+        let expected = IntakeError::invalid(
+            "Records[0].StateChangeTime",
+            Problem::UnreadableTimestamp("yesterday".into()),
+        );
+        assert_eq!(err, expected);
     }
 }
