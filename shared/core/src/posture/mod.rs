@@ -5,7 +5,6 @@
 //! peak query for every active function, reservations for the [`BUSY_CHECKED`] busiest only, and
 //! paginated listings of mappings, REST APIs and alarms.
 
-use std::fmt;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
@@ -16,6 +15,10 @@ use crate::config::Policy;
 use crate::model::{AccountFacts, Reservation};
 use crate::observation::{Peaks, Window};
 use crate::ports::{Aws, ErrorKind, PortResult};
+
+mod report;
+
+pub use report::{Busy, Finding, PostureFacts, PostureReport, Severity};
 
 /// The metric the finding count is published as.
 pub const METRIC_NAME: &str = "PostureFindings";
@@ -109,50 +112,6 @@ impl PostureSettings {
     pub fn from_env() -> Self {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// The guard cannot work as intended.
-    Critical,
-    /// A spike would hurt more than it needs to.
-    Warning,
-    /// The check could not be made.
-    Unknown,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    pub check: String,
-    pub severity: Severity,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PostureReport {
-    pub at: DateTime<Utc>,
-    pub findings: Vec<Finding>,
-}
-
-/// A busy function and its reservation (or why it could not be read).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Busy {
-    pub function: String,
-    pub peak: f64,
-    pub reservation: Result<Reservation, String>,
-}
-
-/// Everything the checks read; each part may have failed on its own.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PostureFacts {
-    pub account: Result<AccountFacts, String>,
-    pub busy: Result<Vec<Busy>, String>,
-    pub queues: Result<Vec<QueueMapping>, String>,
-    pub stages: Result<Vec<ApiStage>, String>,
-    /// `None` when no remediator is configured; `Some(Ok(None))` when it does not exist.
-    pub remediator: Option<Result<Option<Reservation>, String>>,
-    pub alarms: Result<Vec<AlarmInfo>, String>,
 }
 
 pub const CHECK_HEADROOM: &str = "unreserved_headroom";
@@ -482,31 +441,6 @@ pub async fn publish<A: Posture>(
         report.at,
     )
     .await
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Critical => "CRITICAL",
-            Self::Warning => "WARNING",
-            Self::Unknown => "UNKNOWN",
-        })
-    }
-}
-
-impl fmt::Display for PostureReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "Concurrency Guard posture at {}: {} finding(s)",
-            self.at.format("%Y-%m-%d %H:%M:%S UTC"),
-            self.findings.len()
-        )?;
-        for x in &self.findings {
-            writeln!(f, "  {:<8} {}: {}", x.severity, x.check, x.detail)?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

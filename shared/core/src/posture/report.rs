@@ -1,0 +1,79 @@
+//! What the checks read and what they report: [`PostureFacts`] in, [`PostureReport`] out, and
+//! the report's one rendering for people. Changes when the report's format changes.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{AlarmInfo, ApiStage, QueueMapping};
+use crate::model::{AccountFacts, Reservation};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The guard cannot work as intended.
+    Critical,
+    /// A spike would hurt more than it needs to.
+    Warning,
+    /// The check could not be made.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub check: String,
+    pub severity: Severity,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostureReport {
+    pub at: DateTime<Utc>,
+    pub findings: Vec<Finding>,
+}
+
+/// A busy function and its reservation (or why it could not be read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Busy {
+    pub function: String,
+    pub peak: f64,
+    pub reservation: Result<Reservation, String>,
+}
+
+/// Everything the checks read; each part may have failed on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostureFacts {
+    pub account: Result<AccountFacts, String>,
+    pub busy: Result<Vec<Busy>, String>,
+    pub queues: Result<Vec<QueueMapping>, String>,
+    pub stages: Result<Vec<ApiStage>, String>,
+    /// `None` when no remediator is configured; `Some(Ok(None))` when it does not exist.
+    pub remediator: Option<Result<Option<Reservation>, String>>,
+    pub alarms: Result<Vec<AlarmInfo>, String>,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Critical => "CRITICAL",
+            Self::Warning => "WARNING",
+            Self::Unknown => "UNKNOWN",
+        })
+    }
+}
+
+impl fmt::Display for PostureReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Concurrency Guard posture at {}: {} finding(s)",
+            self.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            self.findings.len()
+        )?;
+        for x in &self.findings {
+            writeln!(f, "  {:<8} {}: {}", x.severity, x.check, x.detail)?;
+        }
+        Ok(())
+    }
+}
