@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alarm::MetricRef;
 use crate::config::Policy;
+use crate::error::Failure;
 use crate::model::{AccountFacts, Reservation};
 use crate::observation::{Peaks, Window};
 use crate::ports::{Aws, ErrorKind, PortResult};
@@ -372,7 +373,6 @@ pub async fn gather<A: Aws + Posture>(
     settings: &PostureSettings,
     now: DateTime<Utc>,
 ) -> PostureFacts {
-    let text = |e: crate::ports::PortError| e.to_string();
     let busy = async {
         let active = aws.active_functions().await?;
         let peaks = aws
@@ -380,7 +380,10 @@ pub async fn gather<A: Aws + Posture>(
             .await?;
         let mut busy = Vec::new();
         for (function, peak) in busy_candidates(&peaks, policy) {
-            let reservation = aws.function_reservation(&function).await.map_err(text);
+            let reservation = aws
+                .function_reservation(&function)
+                .await
+                .map_err(Failure::from);
             busy.push(Busy {
                 function,
                 peak,
@@ -394,7 +397,7 @@ pub async fn gather<A: Aws + Posture>(
             Some(r) => Some(match aws.function_reservation(r).await {
                 Ok(reservation) => Ok(Some(reservation)),
                 Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(Failure::from(e)),
             }),
             None => None,
         }
@@ -408,12 +411,12 @@ pub async fn gather<A: Aws + Posture>(
         aws.alarms(),
     );
     PostureFacts {
-        account: account.map_err(text),
-        busy: busy.map_err(text),
-        queues: queues.map_err(text),
-        stages: stages.map_err(text),
+        account: account.map_err(Failure::from),
+        busy: busy.map_err(Failure::from),
+        queues: queues.map_err(Failure::from),
+        stages: stages.map_err(Failure::from),
         remediator,
-        alarms: alarms.map_err(text),
+        alarms: alarms.map_err(Failure::from),
     }
 }
 
@@ -584,13 +587,18 @@ mod tests {
 
     #[test]
     fn unreadable_parts_are_unknown_not_silent() {
+        let denied = Failure {
+            operation: "Read".into(),
+            kind: ErrorKind::Denied,
+            message: "denied".into(),
+        };
         let f = PostureFacts {
-            account: Err("denied".into()),
-            busy: Err("denied".into()),
-            queues: Err("denied".into()),
-            stages: Err("denied".into()),
+            account: Err(denied.clone()),
+            busy: Err(denied.clone()),
+            queues: Err(denied.clone()),
+            stages: Err(denied.clone()),
             remediator: None,
-            alarms: Err("denied".into()),
+            alarms: Err(denied),
         };
         let r = assess(&f, &Policy::default(), &settings(), at());
         assert_eq!(r.findings.len(), 6);

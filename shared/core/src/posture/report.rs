@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{AlarmInfo, ApiStage, QueueMapping};
+use crate::error::Failure;
 use crate::model::{AccountFacts, Reservation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,19 +39,19 @@ pub struct PostureReport {
 pub struct Busy {
     pub function: String,
     pub peak: f64,
-    pub reservation: Result<Reservation, String>,
+    pub reservation: Result<Reservation, Failure>,
 }
 
-/// Everything the checks read; each part may have failed on its own.
+/// Everything the checks read; each part may have failed on its own, and keeps how.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostureFacts {
-    pub account: Result<AccountFacts, String>,
-    pub busy: Result<Vec<Busy>, String>,
-    pub queues: Result<Vec<QueueMapping>, String>,
-    pub stages: Result<Vec<ApiStage>, String>,
+    pub account: Result<AccountFacts, Failure>,
+    pub busy: Result<Vec<Busy>, Failure>,
+    pub queues: Result<Vec<QueueMapping>, Failure>,
+    pub stages: Result<Vec<ApiStage>, Failure>,
     /// `None` when no remediator is configured; `Some(Ok(None))` when it does not exist.
-    pub remediator: Option<Result<Option<Reservation>, String>>,
-    pub alarms: Result<Vec<AlarmInfo>, String>,
+    pub remediator: Option<Result<Option<Reservation>, Failure>>,
+    pub alarms: Result<Vec<AlarmInfo>, Failure>,
 }
 
 impl fmt::Display for Severity {
