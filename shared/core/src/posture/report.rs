@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AlarmInfo, ApiStage, QueueMapping};
+use super::{AlarmInfo, ApiStage, Check, QueueMapping};
 use crate::error::Failure;
 use crate::model::{AccountFacts, Reservation};
 
@@ -23,7 +23,7 @@ pub enum Severity {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
-    pub check: String,
+    pub check: Check,
     pub severity: Severity,
     pub detail: String,
 }
@@ -76,5 +76,58 @@ impl fmt::Display for PostureReport {
             writeln!(f, "  {:<8} {}: {}", x.severity, x.check, x.detail)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> PostureReport {
+        let finding = |check, severity, detail: &str| Finding {
+            check,
+            severity,
+            detail: detail.into(),
+        };
+        PostureReport {
+            at: DateTime::parse_from_rfc3339("2026-11-23T10:15:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            findings: vec![
+                finding(Check::Headroom, Severity::Unknown, "a"),
+                finding(Check::BusyFunctions, Severity::Warning, "b"),
+                finding(Check::RemediatorReservation, Severity::Critical, "c"),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_json_report_names_checks_and_severities_in_snake_case() {
+        let json = serde_json::to_value(report()).unwrap();
+        let expected = serde_json::json!({
+            "at": "2026-11-23T10:15:00Z",
+            "findings": [
+                { "check": "unreserved_headroom", "severity": "unknown", "detail": "a" },
+                { "check": "busy_without_reservation", "severity": "warning", "detail": "b" },
+                { "check": "remediator_reservation", "severity": "critical", "detail": "c" },
+            ],
+        });
+        assert_eq!(json, expected);
+        assert_eq!(
+            serde_json::from_value::<PostureReport>(json).unwrap(),
+            report()
+        );
+    }
+
+    #[test]
+    fn the_text_report_is_a_header_then_one_line_per_finding() {
+        let text = report().to_string();
+        let expected = [
+            "Concurrency Guard posture at 2026-11-23 10:15:00 UTC: 3 finding(s)",
+            "  UNKNOWN unreserved_headroom: a",
+            "  WARNING busy_without_reservation: b",
+            "  CRITICAL remediator_reservation: c",
+        ];
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
     }
 }
