@@ -1,0 +1,252 @@
+//! What one audit pass found and did, as the operator reads it: the report types, their JSON
+//! shape, and every sentence the auditor writes.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Decision, Health, Verdict};
+use crate::alarm::IncidentId;
+use crate::model::{Action, Change, Current, Status, Tier};
+
+/// One recorded action and what it found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verified {
+    pub index: u32,
+    pub tier: Tier,
+    pub change: Change,
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+}
+
+/// One step of a restore: the inverse of a recorded action, and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Undo {
+    pub index: u32,
+    pub tier: Tier,
+    /// The change that undoes the recorded one.
+    pub change: Change,
+    #[serde(flatten)]
+    pub status: Status,
+}
+
+/// One function's record in one pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentAudit {
+    pub function: String,
+    pub incident: Option<IncidentId>,
+    pub opened_at: Option<DateTime<Utc>>,
+    pub alarm: Option<String>,
+    pub verdicts: Vec<Verified>,
+    pub health: Option<Health>,
+    pub decision: Option<Decision>,
+    /// Actions planned by an escalation, with their statuses.
+    pub escalation: Vec<Action>,
+    /// Restore steps, newest action first.
+    pub restore: Vec<Undo>,
+    /// The whole record is gone from the function's tags.
+    pub closed: bool,
+    pub notes: Vec<String>,
+    /// Reads that failed: nothing was concluded from them.
+    pub errors: Vec<String>,
+}
+
+impl IncidentAudit {
+    /// An entry with nothing found yet.
+    pub fn new(function: &str) -> Self {
+        Self {
+            function: function.to_owned(),
+            incident: None,
+            opened_at: None,
+            alarm: None,
+            verdicts: Vec::new(),
+            health: None,
+            decision: None,
+            escalation: Vec::new(),
+            restore: Vec::new(),
+            closed: false,
+            notes: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty()
+            || self
+                .escalation
+                .iter()
+                .any(|a| matches!(a.status, Status::Failed(_)))
+            || self
+                .restore
+                .iter()
+                .any(|u| matches!(u.status, Status::Failed(_)))
+    }
+}
+
+/// One audit pass (or one operator's restore).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditReport {
+    pub at: DateTime<Utc>,
+    pub dry_run: bool,
+    pub incidents: Vec<IncidentAudit>,
+    pub errors: Vec<String>,
+}
+
+impl AuditReport {
+    /// A pass with nothing examined yet.
+    pub fn new(at: DateTime<Utc>, dry_run: bool) -> Self {
+        Self {
+            at,
+            dry_run,
+            incidents: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Whether a caller should treat the pass as failed (non-zero exit): an action failed or a
+    /// read needed for a decision did.
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty() || self.incidents.iter().any(IncidentAudit::failed)
+    }
+}
+
+/// A live value as the operator reads it.
+pub fn describe_current(c: &Current) -> String {
+    match c {
+        Current::Throttle(Some(t)) => t.to_string(),
+        Current::Throttle(None) => "no throttle".into(),
+        Current::QueueConcurrency(Some(n)) => format!("MaximumConcurrency {n}"),
+        Current::QueueConcurrency(None) => "no maximum concurrency".into(),
+        Current::Reservation(r) => r.to_string(),
+    }
+}
+
+fn status_text(status: &Status, dry_run: bool) -> String {
+    match status {
+        Status::Planned if dry_run => "PLANNED (dry run)".into(),
+        Status::Planned => "PLANNED".into(),
+        Status::Applied => "APPLIED".into(),
+        Status::Skipped(why) => format!("SKIPPED: {why}"),
+        Status::Failed(why) => format!("FAILED: {why}"),
+    }
+}
+
+fn tier_name(t: Tier) -> &'static str {
+    match t {
+        Tier::Source => "source",
+        Tier::Reservation => "reservation",
+        Tier::KillSwitch => "kill switch",
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InPlace => f.write_str("in place"),
+            Self::Drifted { current } => {
+                write!(f, "changed by a person: now {}", describe_current(current))
+            }
+            Self::NotApplied => f.write_str("never applied"),
+            Self::Gone => f.write_str("resource gone"),
+            Self::Unreadable { why } => write!(f, "unreadable ({why})"),
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Hold { why } => write!(f, "HOLD — {why}"),
+            Self::Escalate { to, why } => write!(f, "ESCALATE to {} — {why}", tier_name(*to)),
+            Self::Restore { why } => write!(f, "RESTORE — {why}"),
+        }
+    }
+}
+
+impl fmt::Display for AuditReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Concurrency Guard audit at {}: {} function(s) examined{}",
+            self.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            self.incidents.len(),
+            if self.dry_run {
+                " — dry run, nothing changed"
+            } else {
+                ""
+            }
+        )?;
+        for e in &self.errors {
+            writeln!(f, "error: {e}")?;
+        }
+        for i in &self.incidents {
+            writeln!(f)?;
+            write!(f, "{}", i.function)?;
+            if let Some(inc) = &i.incident {
+                write!(f, " — incident {inc}")?;
+            }
+            if let Some(at) = i.opened_at {
+                write!(f, ", opened {}", at.format("%Y-%m-%d %H:%M UTC"))?;
+            }
+            if let Some(a) = &i.alarm {
+                write!(f, " (alarm {a})")?;
+            }
+            writeln!(f)?;
+            for v in &i.verdicts {
+                writeln!(
+                    f,
+                    "  #{} {}: {} — {}",
+                    v.index,
+                    tier_name(v.tier),
+                    v.change.describe(),
+                    v.verdict
+                )?;
+            }
+            if let Some(h) = &i.health {
+                let peak = |p: Option<f64>| p.map_or("-".to_owned(), |p| format!("{p:.0}"));
+                writeln!(
+                    f,
+                    "  health: alarm {}; recent peak {}, {:.0} throttles; cooldown peak {}, {:.0} throttles",
+                    h.alarm.map_or("-".to_owned(), |s| s.to_string()),
+                    peak(h.recent_peak),
+                    h.recent_throttles,
+                    peak(h.cooldown_peak),
+                    h.cooldown_throttles
+                )?;
+            }
+            if let Some(d) = &i.decision {
+                writeln!(f, "  decision: {d}")?;
+            }
+            for a in &i.escalation {
+                writeln!(
+                    f,
+                    "  escalate ({}): {} — {}",
+                    tier_name(a.tier),
+                    a.change.describe(),
+                    status_text(&a.status, self.dry_run)
+                )?;
+            }
+            for u in &i.restore {
+                writeln!(
+                    f,
+                    "  restore #{}: {} — {}",
+                    u.index,
+                    u.change.describe(),
+                    status_text(&u.status, self.dry_run)
+                )?;
+            }
+            if i.closed {
+                writeln!(f, "  record closed")?;
+            }
+            for n in &i.notes {
+                writeln!(f, "  note: {n}")?;
+            }
+            for e in &i.errors {
+                writeln!(f, "  error: {e}")?;
+            }
+        }
+        Ok(())
+    }
+}
