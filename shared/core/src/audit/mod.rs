@@ -22,7 +22,7 @@ mod fixtures;
 
 pub use decide::{Decision, Health, decide, respect_people, since};
 pub use report::{AuditReport, IncidentAudit, Undo, Verified, describe_current};
-pub use verify::{Reading, Verdict, underneath, verify, verify_reading, verify_record};
+pub use verify::{Reading, Unread, Verdict, underneath, verify, verify_reading, verify_record};
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -380,7 +380,7 @@ async fn read<A: Actuator>(aws: &A, change: &Change) -> Reading {
     match aws.current(change).await {
         Ok(c) => Reading::Value(c),
         Err(e) if e.kind == ErrorKind::NotFound => Reading::Gone,
-        Err(e) => Reading::Unreadable(e.to_string()),
+        Err(e) => Reading::Unreadable(e.into()),
     }
 }
 

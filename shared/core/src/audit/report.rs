@@ -4,14 +4,14 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
-use super::{Decision, Health, Verdict};
+use super::{Decision, Health, Unread, Verdict};
 use crate::alarm::IncidentId;
 use crate::model::{Action, Change, Current, Status, Tier};
 
 /// One recorded action and what it found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verified {
     pub index: u32,
     pub tier: Tier,
@@ -33,7 +33,7 @@ pub struct Undo {
 }
 
 /// One function's record in one pass.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IncidentAudit {
     pub function: String,
     pub incident: Option<IncidentId>,
@@ -86,7 +86,7 @@ impl IncidentAudit {
 }
 
 /// One audit pass (or one operator's restore).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditReport {
     pub at: DateTime<Utc>,
     pub dry_run: bool,
@@ -151,6 +151,15 @@ impl fmt::Display for Verdict {
             Self::NotApplied => f.write_str("never applied"),
             Self::Gone => f.write_str("resource gone"),
             Self::Unreadable { why } => write!(f, "unreadable ({why})"),
+        }
+    }
+}
+
+impl fmt::Display for Unread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotRead => f.write_str("not read"),
+            Self::Failed(failure) => failure.fmt(f),
         }
     }
 }
@@ -248,5 +257,16 @@ impl fmt::Display for AuditReport {
             }
         }
         Ok(())
+    }
+}
+
+/// The report's JSON carries the sentence, as the text report does; the figures are for code.
+fn as_text<T: fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
+impl Serialize for Unread {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        as_text(self, s)
     }
 }

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::error::Failure;
 use crate::model::{Change, Current, ResourceKey};
 use crate::record::Record;
 
 /// What a recorded action finds on its resource now.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "verdict")]
 pub enum Verdict {
     /// The resource holds the value the guard put there.
@@ -21,7 +22,15 @@ pub enum Verdict {
     /// The resource no longer exists: nothing to undo.
     Gone,
     /// The live value could not be read; nothing is concluded.
-    Unreadable { why: String },
+    Unreadable { why: Unread },
+}
+
+/// Why a live value is unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unread {
+    /// The caller had no reading for the resource.
+    NotRead,
+    Failed(Failure),
 }
 
 /// What a resource holds, as read (or as it will be once newer actions are undone).
@@ -29,7 +38,7 @@ pub enum Verdict {
 pub enum Reading {
     Value(Current),
     Gone,
-    Unreadable(String),
+    Unreadable(Failure),
 }
 
 /// Compares one change with the value its resource holds.
@@ -50,7 +59,9 @@ pub fn verify_reading(change: &Change, reading: &Reading) -> Verdict {
     match reading {
         Reading::Value(c) => verify(change, c),
         Reading::Gone => Verdict::Gone,
-        Reading::Unreadable(why) => Verdict::Unreadable { why: why.clone() },
+        Reading::Unreadable(failure) => Verdict::Unreadable {
+            why: Unread::Failed(failure.clone()),
+        },
     }
 }
 
@@ -76,9 +87,16 @@ pub fn verify_record(
     let mut out = BTreeMap::new();
     for (index, action) in record.actions.iter().rev() {
         let key = action.change.resource();
-        let reading = live
-            .remove(&key)
-            .unwrap_or_else(|| Reading::Unreadable("not read".into()));
+        let Some(reading) = live.remove(&key) else {
+            // Left unread, so the older actions on this resource find nothing either.
+            out.insert(
+                *index,
+                Verdict::Unreadable {
+                    why: Unread::NotRead,
+                },
+            );
+            continue;
+        };
         let verdict = verify_reading(&action.change, &reading);
         live.insert(key, underneath(&action.change, &verdict, reading));
         out.insert(*index, verdict);
@@ -90,6 +108,7 @@ pub fn verify_record(
 mod tests {
     use super::super::fixtures::{after, cap, capped, throttle};
     use super::*;
+    use crate::error::ErrorKind;
     use crate::model::{Reservation, Tier};
     use crate::record::RecordedAction;
 
@@ -155,5 +174,33 @@ mod tests {
         assert!(matches!(v[&2], Verdict::Drifted { .. }));
         assert!(matches!(v[&1], Verdict::Drifted { .. }));
         assert_eq!(v[&0], Verdict::Gone);
+    }
+
+    #[test]
+    fn nothing_is_concluded_from_a_resource_that_was_not_read() {
+        let r = capped();
+        let failure = Failure {
+            operation: "current".into(),
+            kind: ErrorKind::Denied,
+            message: "no".into(),
+        };
+        let live = BTreeMap::from([(
+            ResourceKey::Function("slow".into()),
+            Reading::Unreadable(failure.clone()),
+        )]);
+        let v = verify_record(&r, &live);
+        assert_eq!(
+            v[&1],
+            Verdict::Unreadable {
+                why: Unread::Failed(failure)
+            }
+        );
+        assert_eq!(
+            v[&0],
+            Verdict::Unreadable {
+                why: Unread::NotRead
+            },
+            "the API stage was not read"
+        );
     }
 }
