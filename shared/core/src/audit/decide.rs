@@ -1,13 +1,13 @@
 //! The auditor's rule: from a record and the offender's health now, hold, escalate one tier,
 //! or restore. Pure: the clock and the health are passed in.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{CALM_SHARE, Verdict, Verified};
 use crate::alarm::AlarmState;
 use crate::config::Policy;
-use crate::model::Tier;
+use crate::model::{Change, Current, Tier};
 use crate::observation::{FunctionUsage, Series, Window};
 use crate::record::Record;
 
@@ -61,13 +61,95 @@ pub fn since(usage: &FunctionUsage, start: DateTime<Utc>) -> FunctionUsage {
     }
 }
 
-/// What the auditor does about one record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the auditor does about one record, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "decision")]
 pub enum Decision {
-    Hold { why: String },
-    Escalate { to: Tier, why: String },
-    Restore { why: String },
+    Hold { why: HoldReason },
+    Escalate { to: Tier, why: EscalateReason },
+    Restore { why: RestoreReason },
+}
+
+/// A sign that the spike is still pressing, over the last `minutes` (the grace period).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signal {
+    /// The alarm that opened the incident is still in ALARM.
+    StillInAlarm,
+    AboveTarget {
+        peak: f64,
+        target: f64,
+        minutes: u32,
+    },
+    Throttled {
+        throttles: f64,
+        minutes: u32,
+    },
+}
+
+/// Why one more tier: the spike still presses, and the last action has had its grace period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EscalateReason {
+    /// At least one.
+    pub signals: Vec<Signal>,
+    /// Since the last action.
+    pub elapsed_minutes: i64,
+    pub grace_minutes: u32,
+}
+
+/// Why nothing changes in this pass.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HoldReason {
+    /// Still pressing, but the last action has not had its grace period yet.
+    WithinGrace {
+        signals: Vec<Signal>,
+        elapsed_minutes: i64,
+        grace_minutes: u32,
+    },
+    /// Still pressing, but the record holds no action to escalate from.
+    NothingToEscalate { signals: Vec<Signal> },
+    /// Still pressing at the kill switch, the last tier: a person must act.
+    AtLastTier { signals: Vec<Signal> },
+    /// No longer pressing, but over the last `cooldown_minutes` it peaked at or above
+    /// `calm_below` or was throttled.
+    Recovering {
+        peak: f64,
+        calm_below: f64,
+        throttles: f64,
+        cooldown_minutes: u32,
+    },
+    /// Calm, but the cooldown has not passed since the last action.
+    CalmTooBriefly {
+        alarm: Option<AlarmState>,
+        peak: f64,
+        elapsed_minutes: i64,
+        cooldown_minutes: u32,
+    },
+    /// A person set `current` where action `index` made `change`: escalating would override
+    /// their decision.
+    PersonChanged {
+        index: u32,
+        change: Change,
+        current: Current,
+    },
+    /// The alarm or the metrics could not be read.
+    HealthUnknown,
+}
+
+/// Why the recorded actions are undone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RestoreReason {
+    /// Calm for the whole cooldown: the alarm is not in ALARM, the peak stayed below
+    /// `calm_below` ([`CALM_SHARE`] of the target) and nothing was throttled.
+    Calm {
+        alarm: Option<AlarmState>,
+        peak: f64,
+        calm_below: f64,
+        cooldown_minutes: u32,
+    },
+    /// An operator asked for it, whatever the health.
+    Requested,
+    /// The record holds no action: its only change failed and was taken back.
+    EmptyRecord,
 }
 
 /// The auditor's rule, with the clock passed in. Time is measured from the record's last action
@@ -84,84 +166,105 @@ pub enum Decision {
 /// - **Hold** otherwise: within grace, at the last tier, recovering, or calm but not for long
 ///   enough.
 pub fn decide(record: &Record, health: &Health, policy: &Policy, now: DateTime<Utc>) -> Decision {
-    let target = f64::from(policy.target_concurrency);
     let elapsed = now - record.last_action_at().unwrap_or(record.opened_at);
-    let minutes = elapsed.num_minutes();
-    let alarming = health.alarm == Some(AlarmState::Alarm);
-
-    let mut pressing = Vec::new();
-    if alarming {
-        pressing.push("the alarm is still in ALARM".to_owned());
+    let signals = pressing(health, policy);
+    if signals.is_empty() {
+        restore_once_calm(health, policy, elapsed)
+    } else {
+        escalate_after_grace(record, signals, policy, elapsed)
     }
-    if let Some(p) = health.recent_peak.filter(|p| *p > target) {
-        pressing.push(format!(
-            "peak {p:.0} above the target {target:.0} in the last {} min",
-            policy.grace_minutes
-        ));
+}
+
+fn pressing(health: &Health, policy: &Policy) -> Vec<Signal> {
+    let target = f64::from(policy.target_concurrency);
+    let minutes = policy.grace_minutes;
+    let mut signals = Vec::new();
+    if health.alarm == Some(AlarmState::Alarm) {
+        signals.push(Signal::StillInAlarm);
+    }
+    if let Some(peak) = health.recent_peak.filter(|p| *p > target) {
+        signals.push(Signal::AboveTarget {
+            peak,
+            target,
+            minutes,
+        });
     }
     if health.recent_throttles > 0.0 {
-        pressing.push(format!(
-            "{:.0} throttles in the last {} min",
-            health.recent_throttles, policy.grace_minutes
-        ));
+        signals.push(Signal::Throttled {
+            throttles: health.recent_throttles,
+            minutes,
+        });
     }
-    if !pressing.is_empty() {
-        let why = pressing.join(", ");
-        if elapsed < policy.grace() {
-            return Decision::Hold {
-                why: format!(
-                    "{why}; within the grace period ({minutes} of {} min since the last action)",
-                    policy.grace_minutes
-                ),
-            };
-        }
-        return match record.highest_tier().and_then(Tier::next) {
-            Some(to) => Decision::Escalate {
-                to,
-                why: format!(
-                    "{why}, {minutes} min after the last action (grace {} min)",
-                    policy.grace_minutes
-                ),
-            },
-            None if record.actions.is_empty() => Decision::Hold {
-                why: format!("{why}; no recorded action to escalate from"),
-            },
-            None => Decision::Hold {
-                why: format!("{why}; already at the kill switch, the last tier: a person must act"),
+    signals
+}
+
+fn escalate_after_grace(
+    record: &Record,
+    signals: Vec<Signal>,
+    policy: &Policy,
+    elapsed: Duration,
+) -> Decision {
+    let elapsed_minutes = elapsed.num_minutes();
+    let grace_minutes = policy.grace_minutes;
+    if elapsed < policy.grace() {
+        return Decision::Hold {
+            why: HoldReason::WithinGrace {
+                signals,
+                elapsed_minutes,
+                grace_minutes,
             },
         };
     }
+    match record.highest_tier().and_then(Tier::next) {
+        Some(to) => Decision::Escalate {
+            to,
+            why: EscalateReason {
+                signals,
+                elapsed_minutes,
+                grace_minutes,
+            },
+        },
+        None if record.actions.is_empty() => Decision::Hold {
+            why: HoldReason::NothingToEscalate { signals },
+        },
+        None => Decision::Hold {
+            why: HoldReason::AtLastTier { signals },
+        },
+    }
+}
 
+fn restore_once_calm(health: &Health, policy: &Policy, elapsed: Duration) -> Decision {
+    let calm_below = CALM_SHARE * f64::from(policy.target_concurrency);
     let peak = health.cooldown_peak.unwrap_or(0.0);
-    let calm = peak < CALM_SHARE * target && health.cooldown_throttles == 0.0;
-    let alarm = health
-        .alarm
-        .map_or("no alarm".to_owned(), |s| format!("alarm {s}"));
+    let cooldown_minutes = policy.cooldown_minutes;
+    let calm = peak < calm_below && health.cooldown_throttles == 0.0;
     if !calm {
         return Decision::Hold {
-            why: format!(
-                "recovering: over the last {} min peak {peak:.0} (calm below {:.0}) and {:.0} throttles",
-                policy.cooldown_minutes,
-                CALM_SHARE * target,
-                health.cooldown_throttles
-            ),
+            why: HoldReason::Recovering {
+                peak,
+                calm_below,
+                throttles: health.cooldown_throttles,
+                cooldown_minutes,
+            },
         };
     }
     if elapsed < policy.cooldown() {
         return Decision::Hold {
-            why: format!(
-                "calm ({alarm}, peak {peak:.0}); restoring once {} min have passed since the last action ({minutes} so far)",
-                policy.cooldown_minutes
-            ),
+            why: HoldReason::CalmTooBriefly {
+                alarm: health.alarm,
+                peak,
+                elapsed_minutes: elapsed.num_minutes(),
+                cooldown_minutes,
+            },
         };
     }
     Decision::Restore {
-        why: format!(
-            "{alarm}; over the last {} min peak {peak:.0} below {:.0} ({:.0}% of the target) and no throttles",
-            policy.cooldown_minutes,
-            CALM_SHARE * target,
-            CALM_SHARE * 100.0
-        ),
+        why: RestoreReason::Calm {
+            alarm: health.alarm,
+            peak,
+            calm_below,
+            cooldown_minutes,
+        },
     }
 }
 
@@ -170,16 +273,17 @@ pub fn respect_people(decision: Decision, verdicts: &[Verified]) -> Decision {
     let Decision::Escalate { .. } = decision else {
         return decision;
     };
-    match verdicts
-        .iter()
-        .find(|v| matches!(v.verdict, Verdict::Drifted { .. }))
-    {
-        Some(v) => Decision::Hold {
-            why: format!(
-                "a person changed what action #{} set ({}): not escalating over their decision",
-                v.index,
-                v.change.describe()
-            ),
+    let drifted = verdicts.iter().find_map(|v| match &v.verdict {
+        Verdict::Drifted { current } => Some((v, current)),
+        _ => None,
+    });
+    match drifted {
+        Some((v, current)) => Decision::Hold {
+            why: HoldReason::PersonChanged {
+                index: v.index,
+                change: v.change.clone(),
+                current: current.clone(),
+            },
         },
         None => decision,
     }
@@ -189,7 +293,7 @@ pub fn respect_people(decision: Decision, verdicts: &[Verified]) -> Decision {
 mod tests {
     use super::super::fixtures::{after, cap, capped, record, t0, throttle};
     use super::*;
-    use crate::model::{Current, Reservation};
+    use crate::model::Reservation;
 
     fn alarming() -> Health {
         Health {
@@ -214,9 +318,15 @@ mod tests {
     #[test]
     fn holds_within_grace_while_the_alarm_persists() {
         let d = decide(&capped(), &alarming(), &Policy::default(), after(9));
-        assert!(
-            matches!(&d, Decision::Hold { why } if why.contains("grace")),
-            "{d:?}"
+        assert_eq!(
+            d,
+            Decision::Hold {
+                why: HoldReason::WithinGrace {
+                    signals: vec![Signal::StillInAlarm],
+                    elapsed_minutes: 9,
+                    grace_minutes: 10,
+                }
+            }
         );
     }
 
@@ -255,13 +365,21 @@ mod tests {
             recent_peak: Some(250.0),
             ..calm()
         };
-        assert!(matches!(
+        assert_eq!(
             decide(&tier1, &above, &Policy::default(), after(15)),
             Decision::Escalate {
                 to: Tier::Reservation,
-                ..
+                why: EscalateReason {
+                    signals: vec![Signal::AboveTarget {
+                        peak: 250.0,
+                        target: 100.0,
+                        minutes: 10
+                    }],
+                    elapsed_minutes: 15,
+                    grace_minutes: 10,
+                }
             }
-        ));
+        );
         let pinned = Health {
             alarm: None,
             recent_peak: Some(100.0),
@@ -269,9 +387,19 @@ mod tests {
             ..calm()
         };
         let d = decide(&capped(), &pinned, &Policy::default(), after(15));
-        assert!(
-            matches!(&d, Decision::Escalate { to: Tier::KillSwitch, why } if why.contains("40 throttles")),
-            "{d:?}"
+        assert_eq!(
+            d,
+            Decision::Escalate {
+                to: Tier::KillSwitch,
+                why: EscalateReason {
+                    signals: vec![Signal::Throttled {
+                        throttles: 40.0,
+                        minutes: 10
+                    }],
+                    elapsed_minutes: 15,
+                    grace_minutes: 10,
+                }
+            }
         );
     }
 
@@ -296,9 +424,26 @@ mod tests {
             cap(Reservation::Unreserved, Reservation::Reserved(0)),
         )]);
         let d = decide(&r, &alarming(), &Policy::default(), after(120));
-        assert!(
-            matches!(&d, Decision::Hold { why } if why.contains("last tier")),
-            "{d:?}"
+        assert_eq!(
+            d,
+            Decision::Hold {
+                why: HoldReason::AtLastTier {
+                    signals: vec![Signal::StillInAlarm]
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn a_record_without_actions_has_nothing_to_escalate_from() {
+        let d = decide(&record(&[]), &alarming(), &Policy::default(), after(120));
+        assert_eq!(
+            d,
+            Decision::Hold {
+                why: HoldReason::NothingToEscalate {
+                    signals: vec![Signal::StillInAlarm]
+                }
+            }
         );
     }
 
@@ -306,14 +451,28 @@ mod tests {
     fn restores_after_the_cooldown_when_calm() {
         let policy = Policy::default();
         let d = decide(&capped(), &calm(), &policy, after(29));
-        assert!(
-            matches!(&d, Decision::Hold { why } if why.contains("restoring once 30 min")),
-            "{d:?}"
+        assert_eq!(
+            d,
+            Decision::Hold {
+                why: HoldReason::CalmTooBriefly {
+                    alarm: Some(AlarmState::Ok),
+                    peak: 79.0,
+                    elapsed_minutes: 29,
+                    cooldown_minutes: 30,
+                }
+            }
         );
-        assert!(matches!(
+        assert_eq!(
             decide(&capped(), &calm(), &policy, after(30)),
-            Decision::Restore { .. }
-        ));
+            Decision::Restore {
+                why: RestoreReason::Calm {
+                    alarm: Some(AlarmState::Ok),
+                    peak: 79.0,
+                    calm_below: 80.0,
+                    cooldown_minutes: 30,
+                }
+            }
+        );
         let silent = Health {
             alarm: Some(AlarmState::InsufficientData),
             recent_peak: None,
@@ -336,17 +495,26 @@ mod tests {
             cooldown_peak: Some(80.0),
             ..calm()
         };
-        assert!(matches!(
+        assert_eq!(
             decide(&capped(), &near, &policy, after(60)),
-            Decision::Hold { why } if why.contains("recovering")
-        ));
+            Decision::Hold {
+                why: HoldReason::Recovering {
+                    peak: 80.0,
+                    calm_below: 80.0,
+                    throttles: 0.0,
+                    cooldown_minutes: 30,
+                }
+            }
+        );
         let throttled_earlier = Health {
             cooldown_throttles: 3.0,
             ..calm()
         };
         assert!(matches!(
             decide(&capped(), &throttled_earlier, &policy, after(60)),
-            Decision::Hold { .. }
+            Decision::Hold {
+                why: HoldReason::Recovering { throttles, .. }
+            } if throttles == 3.0
         ));
     }
 
@@ -361,18 +529,27 @@ mod tests {
                 current: Current::Reservation(Reservation::Reserved(300)),
             },
         }];
-        let d = respect_people(
-            Decision::Escalate {
-                to: Tier::KillSwitch,
-                why: String::new(),
+        let escalate = Decision::Escalate {
+            to: Tier::KillSwitch,
+            why: EscalateReason {
+                signals: vec![Signal::StillInAlarm],
+                elapsed_minutes: 10,
+                grace_minutes: 10,
             },
-            &verdicts,
+        };
+        assert_eq!(
+            respect_people(escalate, &verdicts),
+            Decision::Hold {
+                why: HoldReason::PersonChanged {
+                    index: 1,
+                    change: cap(Reservation::Unreserved, Reservation::Reserved(100)),
+                    current: Current::Reservation(Reservation::Reserved(300)),
+                }
+            }
         );
-        assert!(
-            matches!(&d, Decision::Hold { why } if why.contains("#1")),
-            "{d:?}"
-        );
-        let restore = Decision::Restore { why: String::new() };
+        let restore = Decision::Restore {
+            why: RestoreReason::Requested,
+        };
         assert_eq!(respect_people(restore.clone(), &verdicts), restore);
     }
 

@@ -20,7 +20,10 @@ mod verify;
 #[cfg(test)]
 mod fixtures;
 
-pub use decide::{Decision, Health, decide, respect_people, since};
+pub use decide::{
+    Decision, EscalateReason, Health, HoldReason, RestoreReason, Signal, decide, respect_people,
+    since,
+};
 pub use report::{AuditReport, IncidentAudit, Undo, Verified, describe_current};
 pub use verify::{Reading, Unread, Verdict, underneath, verify, verify_reading, verify_record};
 
@@ -73,7 +76,7 @@ pub async fn restore_function<A: Aws>(aws: &A, name: &str, now: DateTime<Utc>) -
     let _serial = crate::engine::CHANGES.lock().await;
     if let Some((facts, record)) = load(aws, &mut entry, false, true).await {
         entry.decision = Some(Decision::Restore {
-            why: "requested by an operator".into(),
+            why: RestoreReason::Requested,
         });
         undo(aws, &facts, &record, false, &mut entry).await;
     }
@@ -109,7 +112,7 @@ async fn audit_function<A: Aws>(
         (Err(e), _) | (_, Err(e)) => {
             entry.errors.push(format!("could not read health: {e}"));
             entry.decision = Some(Decision::Hold {
-                why: "health unknown".into(),
+                why: HoldReason::HealthUnknown,
             });
             return entry;
         }
@@ -181,7 +184,7 @@ async fn load<A: Aws>(
 
     if record.actions.is_empty() {
         entry.decision = Some(Decision::Restore {
-            why: "the record holds no action (its only change failed and was taken back)".into(),
+            why: RestoreReason::EmptyRecord,
         });
         close(aws, &facts, &record, dry_run, entry).await;
         return None;

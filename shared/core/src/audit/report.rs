@@ -6,8 +6,11 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{Decision, Health, Unread, Verdict};
-use crate::alarm::IncidentId;
+use super::{
+    CALM_SHARE, Decision, EscalateReason, Health, HoldReason, RestoreReason, Signal, Unread,
+    Verdict,
+};
+use crate::alarm::{AlarmState, IncidentId};
 use crate::model::{Action, Change, Current, Status, Tier};
 
 /// One recorded action and what it found.
@@ -174,6 +177,139 @@ impl fmt::Display for Decision {
     }
 }
 
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::StillInAlarm => f.write_str("the alarm is still in ALARM"),
+            Self::AboveTarget {
+                peak,
+                target,
+                minutes,
+            } => write!(
+                f,
+                "peak {peak:.0} above the target {target:.0} in the last {minutes} min"
+            ),
+            Self::Throttled { throttles, minutes } => {
+                write!(f, "{throttles:.0} throttles in the last {minutes} min")
+            }
+        }
+    }
+}
+
+/// The signals as one clause.
+struct Signals<'a>(&'a [Signal]);
+
+impl fmt::Display for Signals<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, signal) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{signal}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The alarm's state, or that there is none to go by.
+struct AlarmText(Option<AlarmState>);
+
+impl fmt::Display for AlarmText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(state) => write!(f, "alarm {state}"),
+            None => f.write_str("no alarm"),
+        }
+    }
+}
+
+impl fmt::Display for EscalateReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}, {} min after the last action (grace {} min)",
+            Signals(&self.signals),
+            self.elapsed_minutes,
+            self.grace_minutes
+        )
+    }
+}
+
+impl fmt::Display for HoldReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WithinGrace {
+                signals,
+                elapsed_minutes,
+                grace_minutes,
+            } => write!(
+                f,
+                "{}; within the grace period ({elapsed_minutes} of {grace_minutes} min since the last action)",
+                Signals(signals)
+            ),
+            Self::NothingToEscalate { signals } => {
+                write!(
+                    f,
+                    "{}; no recorded action to escalate from",
+                    Signals(signals)
+                )
+            }
+            Self::AtLastTier { signals } => write!(
+                f,
+                "{}; already at the kill switch, the last tier: a person must act",
+                Signals(signals)
+            ),
+            Self::Recovering {
+                peak,
+                calm_below,
+                throttles,
+                cooldown_minutes,
+            } => write!(
+                f,
+                "recovering: over the last {cooldown_minutes} min peak {peak:.0} (calm below {calm_below:.0}) and {throttles:.0} throttles"
+            ),
+            Self::CalmTooBriefly {
+                alarm,
+                peak,
+                elapsed_minutes,
+                cooldown_minutes,
+            } => write!(
+                f,
+                "calm ({}, peak {peak:.0}); restoring once {cooldown_minutes} min have passed since the last action ({elapsed_minutes} so far)",
+                AlarmText(*alarm)
+            ),
+            Self::PersonChanged { index, change, .. } => write!(
+                f,
+                "a person changed what action #{index} set ({}): not escalating over their decision",
+                change.describe()
+            ),
+            Self::HealthUnknown => f.write_str("health unknown"),
+        }
+    }
+}
+
+impl fmt::Display for RestoreReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Calm {
+                alarm,
+                peak,
+                calm_below,
+                cooldown_minutes,
+            } => write!(
+                f,
+                "{}; over the last {cooldown_minutes} min peak {peak:.0} below {calm_below:.0} ({:.0}% of the target) and no throttles",
+                AlarmText(*alarm),
+                CALM_SHARE * 100.0
+            ),
+            Self::Requested => f.write_str("requested by an operator"),
+            Self::EmptyRecord => f.write_str(
+                "the record holds no action (its only change failed and was taken back)",
+            ),
+        }
+    }
+}
+
 impl fmt::Display for AuditReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -266,6 +402,24 @@ fn as_text<T: fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::
 }
 
 impl Serialize for Unread {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        as_text(self, s)
+    }
+}
+
+impl Serialize for HoldReason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        as_text(self, s)
+    }
+}
+
+impl Serialize for EscalateReason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        as_text(self, s)
+    }
+}
+
+impl Serialize for RestoreReason {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         as_text(self, s)
     }
