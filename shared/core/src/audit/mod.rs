@@ -24,7 +24,7 @@ pub use decide::{
     Decision, EscalateReason, Health, HoldReason, RestoreReason, Signal, decide, respect_people,
     since,
 };
-pub use report::{AuditReport, IncidentAudit, Undo, Verified, describe_current};
+pub use report::{AuditError, AuditReport, IncidentAudit, Undo, Verified, describe_current};
 pub use verify::{Reading, Unread, Verdict, underneath, verify, verify_reading, verify_record};
 
 use std::collections::BTreeMap;
@@ -54,9 +54,7 @@ pub async fn audit<A: Aws>(aws: &A, policy: &Policy, now: DateTime<Utc>) -> Audi
     let names = match aws.open_records().await {
         Ok(n) => n,
         Err(e) => {
-            report
-                .errors
-                .push(format!("could not list the open records: {e}"));
+            report.errors.push(AuditError::ListRecords(e.into()));
             return report;
         }
     };
@@ -110,7 +108,7 @@ async fn audit_function<A: Aws>(
     let (alarm, usage) = match (alarm, usage) {
         (Ok(a), Ok(u)) => (a, u),
         (Err(e), _) | (_, Err(e)) => {
-            entry.errors.push(format!("could not read health: {e}"));
+            entry.errors.push(AuditError::ReadHealth(e.into()));
             entry.decision = Some(Decision::Hold {
                 why: HoldReason::HealthUnknown,
             });
@@ -149,9 +147,7 @@ async fn load<A: Aws>(
     let facts = match aws.function(&entry.function).await {
         Ok(Some(f)) => f,
         Ok(None) if requested => {
-            entry
-                .errors
-                .push("no such function: nothing restored".into());
+            entry.errors.push(AuditError::NoSuchFunction);
             return None;
         }
         Ok(None) => {
@@ -159,9 +155,7 @@ async fn load<A: Aws>(
             return None;
         }
         Err(e) => {
-            entry
-                .errors
-                .push(format!("could not read the function: {e}"));
+            entry.errors.push(AuditError::ReadFunction(e.into()));
             return None;
         }
     };
@@ -172,9 +166,7 @@ async fn load<A: Aws>(
             return None;
         }
         Err(e) => {
-            entry.errors.push(format!(
-                "{e}: not touching a function whose record cannot be read; fix or remove its concurrency-guard:* tags by hand"
-            ));
+            entry.errors.push(AuditError::UnreadableRecord(e));
             return None;
         }
     };
@@ -373,9 +365,7 @@ async fn close<A: Aws>(
     };
     match aws.erase(&facts.arn, &header.all_keys()).await {
         Ok(()) => entry.closed = true,
-        Err(e) => entry.errors.push(format!(
-            "every action is settled but the record header could not be erased ({e}); the next pass erases it"
-        )),
+        Err(e) => entry.errors.push(AuditError::EraseHeader(e.into())),
     }
 }
 

@@ -11,7 +11,9 @@ use super::{
     Verdict,
 };
 use crate::alarm::{AlarmState, IncidentId};
+use crate::error::Failure;
 use crate::model::{Action, Change, Current, Status, Tier};
+use crate::record::RecordError;
 
 /// One recorded action and what it found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,7 +55,7 @@ pub struct IncidentAudit {
     pub closed: bool,
     pub notes: Vec<String>,
     /// Reads that failed: nothing was concluded from them.
-    pub errors: Vec<String>,
+    pub errors: Vec<AuditError>,
 }
 
 impl IncidentAudit {
@@ -88,13 +90,30 @@ impl IncidentAudit {
     }
 }
 
+/// What went wrong for a function or a pass: a read that failed (nothing was concluded from
+/// it) or an erase that did not happen (the next pass retries it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuditError {
+    /// The pass examined nothing.
+    ListRecords(Failure),
+    /// An operator asked to restore a function that does not exist.
+    NoSuchFunction,
+    ReadFunction(Failure),
+    /// The function is left alone until a person fixes its tags.
+    UnreadableRecord(RecordError),
+    /// The decision is to hold.
+    ReadHealth(Failure),
+    /// Every action is settled; the header stays for the next pass.
+    EraseHeader(Failure),
+}
+
 /// One audit pass (or one operator's restore).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditReport {
     pub at: DateTime<Utc>,
     pub dry_run: bool,
     pub incidents: Vec<IncidentAudit>,
-    pub errors: Vec<String>,
+    pub errors: Vec<AuditError>,
 }
 
 impl AuditReport {
@@ -310,6 +329,25 @@ impl fmt::Display for RestoreReason {
     }
 }
 
+impl fmt::Display for AuditError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ListRecords(e) => write!(f, "could not list the open records: {e}"),
+            Self::NoSuchFunction => f.write_str("no such function: nothing restored"),
+            Self::ReadFunction(e) => write!(f, "could not read the function: {e}"),
+            Self::UnreadableRecord(e) => write!(
+                f,
+                "{e}: not touching a function whose record cannot be read; fix or remove its concurrency-guard:* tags by hand"
+            ),
+            Self::ReadHealth(e) => write!(f, "could not read health: {e}"),
+            Self::EraseHeader(e) => write!(
+                f,
+                "every action is settled but the record header could not be erased ({e}); the next pass erases it"
+            ),
+        }
+    }
+}
+
 impl fmt::Display for AuditReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -420,6 +458,12 @@ impl Serialize for EscalateReason {
 }
 
 impl Serialize for RestoreReason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        as_text(self, s)
+    }
+}
+
+impl Serialize for AuditError {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         as_text(self, s)
     }
