@@ -366,72 +366,78 @@ impl fmt::Display for AuditReport {
         }
         for i in &self.incidents {
             writeln!(f)?;
-            write!(f, "{}", i.function)?;
-            if let Some(inc) = &i.incident {
-                write!(f, " — incident {inc}")?;
-            }
-            if let Some(at) = i.opened_at {
-                write!(f, ", opened {}", at.format("%Y-%m-%d %H:%M UTC"))?;
-            }
-            if let Some(a) = &i.alarm {
-                write!(f, " (alarm {a})")?;
-            }
-            writeln!(f)?;
-            for v in &i.verdicts {
-                writeln!(
-                    f,
-                    "  #{} {}: {} — {}",
-                    v.index,
-                    tier_name(v.tier),
-                    v.change.describe(),
-                    v.verdict
-                )?;
-            }
-            if let Some(h) = &i.health {
-                let peak = |p: Option<f64>| p.map_or("-".to_owned(), |p| format!("{p:.0}"));
-                writeln!(
-                    f,
-                    "  health: alarm {}; recent peak {}, {:.0} throttles; cooldown peak {}, {:.0} throttles",
-                    h.alarm.map_or("-".to_owned(), |s| s.to_string()),
-                    peak(h.recent_peak),
-                    h.recent_throttles,
-                    peak(h.cooldown_peak),
-                    h.cooldown_throttles
-                )?;
-            }
-            if let Some(d) = &i.decision {
-                writeln!(f, "  decision: {d}")?;
-            }
-            for a in &i.escalation {
-                writeln!(
-                    f,
-                    "  escalate ({}): {} — {}",
-                    tier_name(a.tier),
-                    a.change.describe(),
-                    status_text(&a.status, self.dry_run)
-                )?;
-            }
-            for u in &i.restore {
-                writeln!(
-                    f,
-                    "  restore #{}: {} — {}",
-                    u.index,
-                    u.change.describe(),
-                    status_text(&u.status, self.dry_run)
-                )?;
-            }
-            if i.closed {
-                writeln!(f, "  record closed")?;
-            }
-            for n in &i.notes {
-                writeln!(f, "  note: {n}")?;
-            }
-            for e in &i.errors {
-                writeln!(f, "  error: {e}")?;
-            }
+            write_incident(f, i, self.dry_run)?;
         }
         Ok(())
     }
+}
+
+/// One function's part of the text report; `dry_run` words the steps that were only planned.
+fn write_incident(f: &mut fmt::Formatter<'_>, i: &IncidentAudit, dry_run: bool) -> fmt::Result {
+    write!(f, "{}", i.function)?;
+    if let Some(inc) = &i.incident {
+        write!(f, " — incident {inc}")?;
+    }
+    if let Some(at) = i.opened_at {
+        write!(f, ", opened {}", at.format("%Y-%m-%d %H:%M UTC"))?;
+    }
+    if let Some(a) = &i.alarm {
+        write!(f, " (alarm {a})")?;
+    }
+    writeln!(f)?;
+    for v in &i.verdicts {
+        writeln!(
+            f,
+            "  #{} {}: {} — {}",
+            v.index,
+            tier_name(v.tier),
+            v.change.describe(),
+            v.verdict
+        )?;
+    }
+    if let Some(h) = &i.health {
+        let peak = |p: Option<f64>| p.map_or("-".to_owned(), |p| format!("{p:.0}"));
+        writeln!(
+            f,
+            "  health: alarm {}; recent peak {}, {:.0} throttles; cooldown peak {}, {:.0} throttles",
+            h.alarm.map_or("-".to_owned(), |s| s.to_string()),
+            peak(h.recent_peak),
+            h.recent_throttles,
+            peak(h.cooldown_peak),
+            h.cooldown_throttles
+        )?;
+    }
+    if let Some(d) = &i.decision {
+        writeln!(f, "  decision: {d}")?;
+    }
+    for a in &i.escalation {
+        writeln!(
+            f,
+            "  escalate ({}): {} — {}",
+            tier_name(a.tier),
+            a.change.describe(),
+            status_text(&a.status, dry_run)
+        )?;
+    }
+    for u in &i.restore {
+        writeln!(
+            f,
+            "  restore #{}: {} — {}",
+            u.index,
+            u.change.describe(),
+            status_text(&u.status, dry_run)
+        )?;
+    }
+    if i.closed {
+        writeln!(f, "  record closed")?;
+    }
+    for n in &i.notes {
+        writeln!(f, "  note: {n}")?;
+    }
+    for e in &i.errors {
+        writeln!(f, "  error: {e}")?;
+    }
+    Ok(())
 }
 
 /// The report's JSON carries the sentence, as the text report does; the figures are for code.
@@ -466,5 +472,147 @@ impl Serialize for RestoreReason {
 impl Serialize for AuditError {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         as_text(self, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::fixtures::{cap, t0};
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::model::Reservation;
+
+    fn failure() -> Failure {
+        Failure {
+            operation: "usage".into(),
+            kind: ErrorKind::Throttled,
+            message: "slow down".into(),
+        }
+    }
+
+    #[test]
+    fn a_decision_reads_and_serialises_as_one_sentence() {
+        let all = vec![
+            Signal::StillInAlarm,
+            Signal::AboveTarget {
+                peak: 250.4,
+                target: 100.0,
+                minutes: 10,
+            },
+            Signal::Throttled {
+                throttles: 40.0,
+                minutes: 10,
+            },
+        ];
+        let hold = Decision::Hold {
+            why: HoldReason::WithinGrace {
+                signals: all,
+                elapsed_minutes: 9,
+                grace_minutes: 10,
+            },
+        };
+        let why = "the alarm is still in ALARM, peak 250 above the target 100 in the last 10 min, \
+                   40 throttles in the last 10 min; within the grace period (9 of 10 min since \
+                   the last action)";
+        assert_eq!(hold.to_string(), format!("HOLD — {why}"));
+        assert_eq!(
+            serde_json::to_value(&hold).unwrap(),
+            json!({ "decision": "hold", "why": why })
+        );
+
+        let escalate = Decision::Escalate {
+            to: Tier::KillSwitch,
+            why: EscalateReason {
+                signals: vec![Signal::StillInAlarm],
+                elapsed_minutes: 15,
+                grace_minutes: 10,
+            },
+        };
+        let why = "the alarm is still in ALARM, 15 min after the last action (grace 10 min)";
+        assert_eq!(
+            escalate.to_string(),
+            format!("ESCALATE to kill switch — {why}")
+        );
+        assert_eq!(
+            serde_json::to_value(&escalate).unwrap(),
+            json!({ "decision": "escalate", "to": "kill_switch", "why": why })
+        );
+
+        let restore = Decision::Restore {
+            why: RestoreReason::Calm {
+                alarm: None,
+                peak: 12.0,
+                calm_below: 80.0,
+                cooldown_minutes: 30,
+            },
+        };
+        assert_eq!(
+            restore.to_string(),
+            "RESTORE — no alarm; over the last 30 min peak 12 below 80 (80% of the target) and no \
+             throttles"
+        );
+    }
+
+    #[test]
+    fn a_person_s_change_is_named_by_the_action_it_overrode() {
+        let why = HoldReason::PersonChanged {
+            index: 1,
+            change: cap(Reservation::Unreserved, Reservation::Reserved(100)),
+            current: Current::Reservation(Reservation::Reserved(300)),
+        };
+        assert_eq!(
+            why.to_string(),
+            "a person changed what action #1 set (function slow: no reservation → reserved 100): \
+             not escalating over their decision"
+        );
+    }
+
+    #[test]
+    fn errors_and_unread_values_serialise_as_the_sentences_the_text_shows() {
+        let mut entry = IncidentAudit::new("slow");
+        entry.verdicts.push(Verified {
+            index: 0,
+            tier: Tier::Reservation,
+            change: cap(Reservation::Unreserved, Reservation::Reserved(100)),
+            at: t0(),
+            verdict: Verdict::Unreadable {
+                why: Unread::Failed(failure()),
+            },
+        });
+        entry.errors.push(AuditError::ReadHealth(failure()));
+        let mut report = AuditReport::new(t0(), false);
+        report.errors.push(AuditError::ListRecords(failure()));
+        report.incidents.push(entry);
+
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["errors"],
+            json!(["could not list the open records: usage failed (Throttled): slow down"])
+        );
+        let incident = &json["incidents"][0];
+        assert_eq!(
+            incident["errors"],
+            json!(["could not read health: usage failed (Throttled): slow down"])
+        );
+        assert_eq!(incident["verdicts"][0]["verdict"], "unreadable");
+        assert_eq!(
+            incident["verdicts"][0]["why"],
+            "usage failed (Throttled): slow down"
+        );
+
+        let text = report.to_string();
+        assert!(text.contains(
+            "error: could not list the open records: usage failed (Throttled): slow down\n"
+        ));
+        assert!(text.contains(
+            "  #0 reservation: function slow: no reservation → reserved 100 — unreadable (usage \
+             failed (Throttled): slow down)\n"
+        ));
+        assert!(
+            text.contains("  error: could not read health: usage failed (Throttled): slow down\n")
+        );
+        assert!(report.failed());
     }
 }
