@@ -54,7 +54,7 @@ pub struct IncidentAudit {
     /// The whole record is gone from the function's tags.
     pub closed: bool,
     pub notes: Vec<String>,
-    /// Reads that failed: nothing was concluded from them.
+    /// Reads that failed (nothing was concluded from them) and erases left to the next pass.
     pub errors: Vec<AuditError>,
 }
 
