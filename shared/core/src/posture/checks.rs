@@ -303,7 +303,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::alarm::MetricRef;
+    use crate::intake::MetricRef;
     use crate::error::{ErrorKind, Failure};
     use crate::posture::report::Busy;
     use crate::posture::{ApiStage, DEFAULT_NAMESPACE, QueueMapping};

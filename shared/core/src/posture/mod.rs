@@ -13,7 +13,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::alarm::MetricRef;
+use crate::intake::MetricRef;
 use crate::config::Policy;
 use crate::error::Failure;
 use crate::model::Reservation;
