@@ -71,6 +71,10 @@ impl From<PortError> for Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed ({:?}): {}", self.operation, self.kind, self.message)
+        write!(
+            f,
+            "{} failed ({:?}): {}",
+            self.operation, self.kind, self.message
+        )
     }
 }
