@@ -21,6 +21,16 @@ pub enum Reservation {
     Reserved(u32),
 }
 
+impl Reservation {
+    /// What the reservation takes out of the account's unreserved pool.
+    pub fn held(self) -> u32 {
+        match self {
+            Self::Unreserved => 0,
+            Self::Reserved(n) => n,
+        }
+    }
+}
+
 impl fmt::Display for Reservation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -130,7 +140,8 @@ pub enum Driver {
         source_arn: String,
         maximum_concurrency: Option<u32>,
     },
-    /// Async or unknown sources (SNS, EventBridge, S3, direct invokes): only a reservation limits them.
+    /// Async or unknown sources (SNS, EventBridge, S3, direct invokes): only a reservation
+    /// limits them.
     Other { source: String },
 }
 
@@ -286,6 +297,18 @@ pub enum Current {
     Reservation(Reservation),
 }
 
+impl fmt::Display for Current {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Throttle(Some(t)) => t.fmt(f),
+            Self::Throttle(None) => f.write_str("no throttle"),
+            Self::QueueConcurrency(Some(n)) => write!(f, "MaximumConcurrency {n}"),
+            Self::QueueConcurrency(None) => f.write_str("no maximum concurrency"),
+            Self::Reservation(r) => r.fmt(f),
+        }
+    }
+}
+
 impl Change {
     pub fn applied_value(&self) -> Current {
         match self {
@@ -322,6 +345,19 @@ impl Tier {
     }
 }
 
+/// One rendering everywhere a person reads it: the number the README's ladder uses, and the
+/// word that says what it does.
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self {
+            Self::Source => "source",
+            Self::Reservation => "reservation",
+            Self::KillSwitch => "kill switch",
+        };
+        write!(f, "tier {} ({what})", *self as u8)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "detail")]
 pub enum Status {
@@ -330,6 +366,18 @@ pub enum Status {
     Applied,
     Skipped(String),
     Failed(String),
+}
+
+/// How a report shows a status to a person (a dry run adds its own mark to `PLANNED`).
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Planned => f.write_str("PLANNED"),
+            Self::Applied => f.write_str("APPLIED"),
+            Self::Skipped(why) => write!(f, "SKIPPED: {why}"),
+            Self::Failed(why) => write!(f, "FAILED: {why}"),
+        }
+    }
 }
 
 /// One step of a plan: a change on a resource, why, and what became of it.
@@ -394,6 +442,44 @@ mod tests {
             c.previous_value(),
             c.applied_value(),
             "none and reserved 0 differ"
+        );
+    }
+
+    #[test]
+    fn tiers_and_statuses_render_once() {
+        assert_eq!(Tier::Source.to_string(), "tier 1 (source)");
+        assert_eq!(Tier::Reservation.to_string(), "tier 2 (reservation)");
+        assert_eq!(Tier::KillSwitch.to_string(), "tier 3 (kill switch)");
+        assert_eq!(Status::Planned.to_string(), "PLANNED");
+        assert_eq!(Status::Applied.to_string(), "APPLIED");
+        assert_eq!(
+            Status::Failed("not changed".into()).to_string(),
+            "FAILED: not changed"
+        );
+    }
+
+    #[test]
+    fn current_values_read_as_the_audit_shows_them() {
+        let t = Throttle {
+            rate: 3.33,
+            burst: 4,
+        };
+        assert_eq!(
+            Current::Throttle(Some(t)).to_string(),
+            "3.33 req/s, burst 4"
+        );
+        assert_eq!(Current::Throttle(None).to_string(), "no throttle");
+        assert_eq!(
+            Current::QueueConcurrency(Some(5)).to_string(),
+            "MaximumConcurrency 5"
+        );
+        assert_eq!(
+            Current::QueueConcurrency(None).to_string(),
+            "no maximum concurrency"
+        );
+        assert_eq!(
+            Current::Reservation(Reservation::Reserved(0)).to_string(),
+            "reserved 0"
         );
     }
 
