@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::plan::{Skip, Why};
+
 /// Tag that puts a function (and its APIs and mappings) out of the guard's reach.
 pub const TAG_PROTECTED: &str = "concurrency-guard:protected";
 /// Tag that allows the kill switch (reserved concurrency 0) for one function.
@@ -358,13 +360,15 @@ impl fmt::Display for Tier {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What became of an action or a restore step. Only ever reported, never read back: its reasons
+/// are typed values serialised as their wording.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "detail")]
 pub enum Status {
     /// Decided, not (yet) carried out: the final state of every action in a dry run.
     Planned,
     Applied,
-    Skipped(String),
+    Skipped(Skip),
     Failed(String),
 }
 
@@ -380,15 +384,16 @@ impl fmt::Display for Status {
     }
 }
 
-/// One step of a plan: a change on a resource, why, and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One step of a plan: a change on a resource, why, and what became of it. Its record is a
+/// [`crate::record::RecordedAction`]; the action itself is only reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Action {
     /// The offender this action limits.
     pub function: String,
     pub tier: Tier,
     pub change: Change,
     /// The figures the change was computed from.
-    pub rationale: String,
+    pub rationale: Why,
     #[serde(flatten)]
     pub status: Status,
 }

@@ -49,7 +49,8 @@ impl From<&Alarm> for AlarmSummary {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Only ever written (the function's response, the log line, the report topic), never read back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub incident: IncidentId,
     pub source: EventSource,

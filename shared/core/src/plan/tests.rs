@@ -1,6 +1,8 @@
 use super::*;
 use crate::attribution::Scope;
-use crate::model::{ApiKind, Route};
+use crate::model::{
+    ApiKind, ApiTarget, Driver, Reservation, Route, TAG_KILL_SWITCH, TAG_PROTECTED, Throttle,
+};
 use crate::record::RecordedAction;
 use chrono::Utc;
 
@@ -132,10 +134,15 @@ fn classic_incident_throttles_the_stage_and_caps_the_function() {
             new: Reservation::Reserved(100)
         }
     );
-    assert!(
-        p.actions[0].rationale.contains("Little's law"),
-        "{}",
-        p.actions[0].rationale
+    assert_eq!(
+        p.actions[0].rationale,
+        Why::LittlesLaw {
+            target: 100,
+            seconds: 30.0,
+            per_second: 100.0 / 30.0,
+            stages: 1,
+            offender: Figures::from(&case.offenders[0]),
+        }
     );
     assert_eq!(p.actions[0].tier, Tier::Source);
 }
@@ -208,7 +215,14 @@ fn never_raises_a_lower_limit() {
     case.facts[0].reservation = Reservation::Reserved(40);
     let p = case.plan();
     assert!(planned(&p).is_empty());
-    assert!(p.skipped[0].reason.contains("already capped"), "{p:#?}");
+    assert_eq!(
+        p.skipped[0].reason,
+        Skip::AlreadyCapped {
+            reserved: 40,
+            target: 100
+        },
+        "{p:#?}"
+    );
 }
 
 #[test]
@@ -293,11 +307,20 @@ fn protected_guard_and_missing_functions_are_left_alone() {
     case.policy.protected_functions.insert("listed".into());
     let p = case.plan();
     assert!(p.actions.is_empty(), "{p:#?}");
-    let reasons: Vec<_> = p.skipped.iter().map(|s| s.reason.as_str()).collect();
-    assert!(reasons[0].contains("protected by tag"));
-    assert!(reasons[1].contains("guard's own"));
-    assert!(reasons[2].contains("not found"));
-    assert!(reasons[3].contains("CGUARD_PROTECTED_FUNCTIONS"));
+    let skipped: Vec<_> = p
+        .skipped
+        .iter()
+        .map(|s| (s.function.as_str(), &s.reason))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("pay", &Skip::ProtectedByTag),
+            ("guard", &Skip::GuardFunction),
+            ("ghost", &Skip::NotFound),
+            ("listed", &Skip::ProtectedByList),
+        ]
+    );
 }
 
 #[test]
@@ -327,13 +350,22 @@ fn the_cap_keeps_the_unreserved_minimum() {
         planned(&p).is_empty(),
         "no room at all, and the kill switch is not allowed: {p:#?}"
     );
-    assert!(p.actions.iter().any(
-        |a| matches!(&a.status, Status::Skipped(r) if r.contains("below the account minimum"))
-    ));
-    assert!(
-        p.actions.iter().any(
-            |a| matches!(&a.status, Status::Skipped(r) if r.contains("kill switch not allowed"))
-        )
+    let skips: Vec<_> = p.actions.iter().map(|a| (a.tier, &a.status)).collect();
+    assert_eq!(
+        skips,
+        [
+            (
+                Tier::Reservation,
+                &Status::Skipped(Skip::BelowMinimum(Floor {
+                    minimum: 100,
+                    unreserved: 100
+                }))
+            ),
+            (
+                Tier::KillSwitch,
+                &Status::Skipped(Skip::KillSwitchNotAllowed)
+            ),
+        ]
     );
 }
 
@@ -422,12 +454,27 @@ fn a_redelivered_incident_plans_only_what_is_missing() {
         "the throttle is done; the reservation is not: {p:#?}"
     );
     assert!(matches!(planned(&p)[0], Change::Reservation { .. }));
+    // The stage holds the throttle the first delivery made.
+    assert_eq!(
+        p.actions[0].status,
+        Status::Skipped(Skip::ThrottledBelow(Throttle {
+            rate: 3.33,
+            burst: 4
+        }))
+    );
 
     record.incident = IncidentId::from_recorded("other");
     f.tags = record.header_tags();
-    let p = Case::new(ranked("slow", 600.0, 20.0, 30_000.0), f).plan();
+    let p = Case::new(ranked("slow", 600.0, 20.0, 30_000.0), f.clone()).plan();
     assert!(p.actions.is_empty());
-    assert!(p.skipped[0].reason.contains("already under remediation"));
+    let opened = Record::from_tags(&f.tags).unwrap().unwrap().opened_at;
+    assert_eq!(
+        p.skipped[0].reason,
+        Skip::OtherIncident {
+            incident: IncidentId::from_recorded("other"),
+            since: opened
+        }
+    );
 }
 
 #[test]
@@ -440,11 +487,9 @@ fn the_action_budget_bounds_an_incident() {
     case.policy.max_actions = 3;
     let p = case.plan();
     assert_eq!(planned(&p).len(), 3);
+    let exhausted = Status::Skipped(Skip::BudgetExhausted { max_actions: 3 });
     assert_eq!(
-        p.actions
-            .iter()
-            .filter(|a| matches!(&a.status, Status::Skipped(r) if r.contains("budget")))
-            .count(),
+        p.actions.iter().filter(|a| a.status == exhausted).count(),
         3
     );
 }
