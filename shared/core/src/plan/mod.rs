@@ -6,7 +6,7 @@
 //! emergency (see [`emergency`]). Nothing is ever raised, a reservation is never removed to
 //! "cap", and the account's unreserved minimum is kept.
 //!
-//! Who may be touched is [`eligibility`]'s; what each tier proposes is `tiers`'s, with the
+//! Who may be touched is `eligibility`'s; what each tier proposes is `tiers`'s, with the
 //! formulas in [`sizing`]; why, in words, is [`reasons`]'s. This module keeps the rules every
 //! action obeys.
 
@@ -116,14 +116,14 @@ impl Planner<'_> {
         let target = input.policy.target_concurrency;
         let in_emergency =
             || emergency(input.attribution.account_peak, &input.account, input.policy);
-        let tiers: &[Tier] = match input.escalate_to {
+        let ladder: &[Tier] = match input.escalate_to {
             None => &[Tier::Source, Tier::Reservation],
             Some(Tier::Source) => &[Tier::Source],
             Some(Tier::Reservation) => &[Tier::Reservation],
             Some(Tier::KillSwitch) => &[Tier::KillSwitch],
         };
         let mut blocked = None;
-        for tier in tiers {
+        for tier in ladder {
             match tier {
                 Tier::Source => {
                     let notes = &mut self.plan.notes;
