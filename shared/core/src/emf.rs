@@ -133,6 +133,7 @@ mod tests {
     use super::*;
     use crate::intake::{EventSource, IncidentId};
     use crate::model::{Action, Change, Reservation, Tier};
+    use crate::plan::Why;
 
     #[test]
     fn a_report_becomes_incident_and_action_counts() {
@@ -145,7 +146,7 @@ mod tests {
                 previous: Reservation::Unreserved,
                 new: Reservation::Reserved(1),
             },
-            rationale: String::new(),
+            rationale: Why::KillSwitchRequested,
             status,
         };
         r.actions = vec![

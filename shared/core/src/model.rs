@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::plan::{Skip, Why};
+
 /// Tag that puts a function (and its APIs and mappings) out of the guard's reach.
 pub const TAG_PROTECTED: &str = "concurrency-guard:protected";
 /// Tag that allows the kill switch (reserved concurrency 0) for one function.
@@ -19,6 +21,16 @@ pub enum Reservation {
     /// No reservation: the function draws from the unreserved pool.
     Unreserved,
     Reserved(u32),
+}
+
+impl Reservation {
+    /// What the reservation takes out of the account's unreserved pool.
+    pub fn held(self) -> u32 {
+        match self {
+            Self::Unreserved => 0,
+            Self::Reserved(n) => n,
+        }
+    }
 }
 
 impl fmt::Display for Reservation {
@@ -130,7 +142,8 @@ pub enum Driver {
         source_arn: String,
         maximum_concurrency: Option<u32>,
     },
-    /// Async or unknown sources (SNS, EventBridge, S3, direct invokes): only a reservation limits them.
+    /// Async or unknown sources (SNS, EventBridge, S3, direct invokes): only a reservation
+    /// limits them.
     Other { source: String },
 }
 
@@ -286,6 +299,18 @@ pub enum Current {
     Reservation(Reservation),
 }
 
+impl fmt::Display for Current {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Throttle(Some(t)) => t.fmt(f),
+            Self::Throttle(None) => f.write_str("no throttle"),
+            Self::QueueConcurrency(Some(n)) => write!(f, "MaximumConcurrency {n}"),
+            Self::QueueConcurrency(None) => f.write_str("no maximum concurrency"),
+            Self::Reservation(r) => r.fmt(f),
+        }
+    }
+}
+
 impl Change {
     pub fn applied_value(&self) -> Current {
         match self {
@@ -322,25 +347,53 @@ impl Tier {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One rendering everywhere a person reads it: the number the README's ladder uses, and the
+/// word that says what it does.
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self {
+            Self::Source => "source",
+            Self::Reservation => "reservation",
+            Self::KillSwitch => "kill switch",
+        };
+        write!(f, "tier {} ({what})", *self as u8)
+    }
+}
+
+/// What became of an action or a restore step. Only ever reported, never read back: its reasons
+/// are typed values serialised as their wording.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "detail")]
 pub enum Status {
     /// Decided, not (yet) carried out: the final state of every action in a dry run.
     Planned,
     Applied,
-    Skipped(String),
+    Skipped(Skip),
     Failed(String),
 }
 
-/// One step of a plan: a change on a resource, why, and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// How a report shows a status to a person (a dry run adds its own mark to `PLANNED`).
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Planned => f.write_str("PLANNED"),
+            Self::Applied => f.write_str("APPLIED"),
+            Self::Skipped(why) => write!(f, "SKIPPED: {why}"),
+            Self::Failed(why) => write!(f, "FAILED: {why}"),
+        }
+    }
+}
+
+/// One step of a plan: a change on a resource, why, and what became of it. Its record is a
+/// [`crate::record::RecordedAction`]; the action itself is only reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Action {
     /// The offender this action limits.
     pub function: String,
     pub tier: Tier,
     pub change: Change,
     /// The figures the change was computed from.
-    pub rationale: String,
+    pub rationale: Why,
     #[serde(flatten)]
     pub status: Status,
 }
@@ -394,6 +447,44 @@ mod tests {
             c.previous_value(),
             c.applied_value(),
             "none and reserved 0 differ"
+        );
+    }
+
+    #[test]
+    fn tiers_and_statuses_render_once() {
+        assert_eq!(Tier::Source.to_string(), "tier 1 (source)");
+        assert_eq!(Tier::Reservation.to_string(), "tier 2 (reservation)");
+        assert_eq!(Tier::KillSwitch.to_string(), "tier 3 (kill switch)");
+        assert_eq!(Status::Planned.to_string(), "PLANNED");
+        assert_eq!(Status::Applied.to_string(), "APPLIED");
+        assert_eq!(
+            Status::Failed("not changed".into()).to_string(),
+            "FAILED: not changed"
+        );
+    }
+
+    #[test]
+    fn current_values_read_as_the_audit_shows_them() {
+        let t = Throttle {
+            rate: 3.33,
+            burst: 4,
+        };
+        assert_eq!(
+            Current::Throttle(Some(t)).to_string(),
+            "3.33 req/s, burst 4"
+        );
+        assert_eq!(Current::Throttle(None).to_string(), "no throttle");
+        assert_eq!(
+            Current::QueueConcurrency(Some(5)).to_string(),
+            "MaximumConcurrency 5"
+        );
+        assert_eq!(
+            Current::QueueConcurrency(None).to_string(),
+            "no maximum concurrency"
+        );
+        assert_eq!(
+            Current::Reservation(Reservation::Reserved(0)).to_string(),
+            "reserved 0"
         );
     }
 

@@ -42,7 +42,7 @@ pub struct Record {
     pub actions: BTreeMap<u32, RecordedAction>,
 }
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum RecordError {
     #[error("record tag {key} is unreadable: {problem}")]
     Unreadable { key: String, problem: String },

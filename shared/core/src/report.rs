@@ -49,7 +49,8 @@ impl From<&Alarm> for AlarmSummary {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Only ever written (the function's response, the log line, the report topic), never read back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub incident: IncidentId,
     pub source: EventSource,
@@ -194,17 +195,9 @@ impl fmt::Display for Report {
             for a in &self.actions {
                 let status = match &a.status {
                     Status::Planned if self.dry_run => "PLANNED (dry run)".to_string(),
-                    Status::Planned => "PLANNED".to_string(),
-                    Status::Applied => "APPLIED".to_string(),
-                    Status::Skipped(why) => format!("SKIPPED: {why}"),
-                    Status::Failed(why) => format!("FAILED: {why}"),
+                    s => s.to_string(),
                 };
-                writeln!(
-                    f,
-                    "  [tier {}] {} — {status}",
-                    a.tier as u8,
-                    a.change.describe()
-                )?;
+                writeln!(f, "  [{}] {} — {status}", a.tier, a.change.describe())?;
                 writeln!(f, "           why: {}", a.rationale)?;
             }
         }

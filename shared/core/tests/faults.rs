@@ -276,7 +276,7 @@ fn remediation_case(
                 rerun
                     .skipped
                     .iter()
-                    .map(|s| s.reason.clone())
+                    .map(|s| s.reason.to_string())
                     .chain(rerun.actions.iter().map(|a| format!("{:?}", a.status)))
                     .collect::<Vec<_>>()
                     .join("; ")

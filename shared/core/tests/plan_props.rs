@@ -195,70 +195,119 @@ proptest! {
 
     #[test]
     fn plans_obey_every_safety_rule(w in world()) {
-        let facts: BTreeMap<String, FunctionFacts> = w.fns.iter().map(|f| (f.facts.name.clone(), f.facts.clone())).collect();
-        let offenders: Vec<Ranked> = w.fns.iter().map(|f| f.ranked.clone()).collect();
-        let attribution = Attribution { scope: Scope::Account, account_peak: w.account_peak, ranking: offenders.clone(), offenders };
-        let p = plan(&PlanInput {
-            incident: &IncidentId::from_recorded("i"),
-            attribution: &attribution,
-            facts: &facts,
-            account: w.account,
-            policy: &w.policy,
-            escalate_to: w.escalate_to,
-        });
-        let planned: Vec<_> = p.actions.iter().filter(|a| a.status == Status::Planned).collect();
-        prop_assert!(planned.len() <= w.policy.max_actions);
-
-        let minimum = w.account.unreserved_minimum(w.policy.unreserved_minimum);
-        let mut reserved_delta: i64 = 0;
-        for a in &planned {
-            let f = &facts[&a.function];
-            prop_assert!(!w.policy.guard_functions.contains(&a.function), "guard function touched");
-            prop_assert!(!w.policy.protected_functions.contains(&a.function), "listed function touched");
-            prop_assert!(!f.tagged(TAG_PROTECTED, "true"), "tagged function touched");
-            match &a.change {
-                Change::Reservation { previous, new, .. } => {
-                    prop_assert_eq!(*previous, f.reservation);
-                    let Reservation::Reserved(n) = *new else { return Err(TestCaseError::fail("a reservation removed")) };
-                    if let Reservation::Reserved(r) = previous { prop_assert!(n < *r, "raised {} → {}", r, n); }
-                    if n == 0 {
-                        prop_assert!(w.policy.kill_switch_allowed || f.tagged(TAG_KILL_SWITCH, "allowed"));
-                        prop_assert!(emergency(w.account_peak, &w.account, &w.policy).is_ok());
-                    }
-                    let held = match previous { Reservation::Reserved(r) => i64::from(*r), Reservation::Unreserved => 0 };
-                    reserved_delta += i64::from(n) - held;
-                }
-                Change::Throttle { previous, new, .. } => {
-                    let new = new.expect("a throttle is set, never removed, by a plan");
-                    if let Some(prev) = previous {
-                        prop_assert!(new.rate < prev.rate && new.burst <= prev.burst, "raised {prev:?} → {new:?}");
-                    }
-                }
-                Change::QueueConcurrency { previous, new, .. } => {
-                    let new = new.expect("set");
-                    prop_assert!((2..=1000).contains(&new));
-                    if let Some(prev) = previous { prop_assert!(new < *prev); }
-                }
-            }
-        }
-        if let (Some(unreserved), Some(minimum)) = (w.account.unreserved, minimum)
-            && reserved_delta > 0 {
-                prop_assert!(i64::from(unreserved) - reserved_delta >= i64::from(minimum), "below the unreserved minimum");
-            }
-
-        // restore(apply(state)) == state
-        let before = current_of(&w.fns);
-        let mut state = before.clone();
-        for a in &planned {
-            let slot = state.get_mut(&a.change.resource()).expect("a known resource");
-            prop_assert_eq!(&*slot, &a.change.previous_value(), "planned from a stale value");
-            *slot = a.change.applied_value();
-        }
-        for a in planned.iter().rev() {
-            let slot = state.get_mut(&a.change.resource()).unwrap();
-            prop_assert_eq!(&*slot, &a.change.applied_value());
-            *slot = a.change.inverse().applied_value();
-        }
-        prop_assert_eq!(state, before);
+        obeys_every_safety_rule(&w)?;
     }
+}
+
+// Outside the macro, so rustfmt formats it.
+fn obeys_every_safety_rule(w: &World) -> Result<(), TestCaseError> {
+    let facts: BTreeMap<String, FunctionFacts> = w
+        .fns
+        .iter()
+        .map(|f| (f.facts.name.clone(), f.facts.clone()))
+        .collect();
+    let offenders: Vec<Ranked> = w.fns.iter().map(|f| f.ranked.clone()).collect();
+    let attribution = Attribution {
+        scope: Scope::Account,
+        account_peak: w.account_peak,
+        ranking: offenders.clone(),
+        offenders,
+    };
+    let p = plan(&PlanInput {
+        incident: &IncidentId::from_recorded("i"),
+        attribution: &attribution,
+        facts: &facts,
+        account: w.account,
+        policy: &w.policy,
+        escalate_to: w.escalate_to,
+    });
+    let planned: Vec<_> = p
+        .actions
+        .iter()
+        .filter(|a| a.status == Status::Planned)
+        .collect();
+    prop_assert!(planned.len() <= w.policy.max_actions);
+
+    let minimum = w.account.unreserved_minimum(w.policy.unreserved_minimum);
+    let mut reserved_delta: i64 = 0;
+    for a in &planned {
+        let f = &facts[&a.function];
+        prop_assert!(
+            !w.policy.guard_functions.contains(&a.function),
+            "guard function touched"
+        );
+        prop_assert!(
+            !w.policy.protected_functions.contains(&a.function),
+            "listed function touched"
+        );
+        prop_assert!(!f.tagged(TAG_PROTECTED, "true"), "tagged function touched");
+        match &a.change {
+            Change::Reservation { previous, new, .. } => {
+                prop_assert_eq!(*previous, f.reservation);
+                let Reservation::Reserved(n) = *new else {
+                    return Err(TestCaseError::fail("a reservation removed"));
+                };
+                if let Reservation::Reserved(r) = previous {
+                    prop_assert!(n < *r, "raised {} → {}", r, n);
+                }
+                if n == 0 {
+                    prop_assert!(
+                        w.policy.kill_switch_allowed || f.tagged(TAG_KILL_SWITCH, "allowed")
+                    );
+                    prop_assert!(emergency(w.account_peak, &w.account, &w.policy).is_ok());
+                }
+                let held = match previous {
+                    Reservation::Reserved(r) => i64::from(*r),
+                    Reservation::Unreserved => 0,
+                };
+                reserved_delta += i64::from(n) - held;
+            }
+            Change::Throttle { previous, new, .. } => {
+                let new = new.expect("a throttle is set, never removed, by a plan");
+                if let Some(prev) = previous {
+                    prop_assert!(
+                        new.rate < prev.rate && new.burst <= prev.burst,
+                        "raised {prev:?} → {new:?}"
+                    );
+                }
+            }
+            Change::QueueConcurrency { previous, new, .. } => {
+                let new = new.expect("set");
+                prop_assert!((2..=1000).contains(&new));
+                if let Some(prev) = previous {
+                    prop_assert!(new < *prev);
+                }
+            }
+        }
+    }
+    if let (Some(unreserved), Some(minimum)) = (w.account.unreserved, minimum)
+        && reserved_delta > 0
+    {
+        prop_assert!(
+            i64::from(unreserved) - reserved_delta >= i64::from(minimum),
+            "below the unreserved minimum"
+        );
+    }
+
+    // restore(apply(state)) == state
+    let before = current_of(&w.fns);
+    let mut state = before.clone();
+    for a in &planned {
+        let slot = state
+            .get_mut(&a.change.resource())
+            .expect("a known resource");
+        prop_assert_eq!(
+            &*slot,
+            &a.change.previous_value(),
+            "planned from a stale value"
+        );
+        *slot = a.change.applied_value();
+    }
+    for a in planned.iter().rev() {
+        let slot = state.get_mut(&a.change.resource()).unwrap();
+        prop_assert_eq!(&*slot, &a.change.applied_value());
+        *slot = a.change.inverse().applied_value();
+    }
+    prop_assert_eq!(state, before);
+    Ok(())
 }

@@ -37,7 +37,7 @@ use crate::config::Policy;
 use crate::engine::carry_out;
 use crate::model::{Change, FunctionFacts, ResourceKey, Status, Tier};
 use crate::observation::{FunctionUsage, Window};
-use crate::plan::{self, PlanInput};
+use crate::plan::{self, PlanInput, Skip};
 use crate::ports::{Actuator, Aws, ErrorKind};
 use crate::record::{Record, RecordedAction};
 
@@ -311,14 +311,9 @@ async fn undo<A: Aws>(
                     "not restored: {e}; the record is kept for the next pass"
                 )),
             },
-            Verdict::NotApplied => {
-                Status::Skipped("never applied: it already holds its previous value".into())
-            }
-            Verdict::Drifted { current } => Status::Skipped(format!(
-                "left the person's value: {}",
-                describe_current(current)
-            )),
-            Verdict::Gone => Status::Skipped("the resource no longer exists".into()),
+            Verdict::NotApplied => Status::Skipped(Skip::NeverApplied),
+            Verdict::Drifted { current } => Status::Skipped(Skip::PersonsValue(current.clone())),
+            Verdict::Gone => Status::Skipped(Skip::Gone),
             Verdict::Unreadable { why } => Status::Failed(format!(
                 "not restored: could not read the current value ({why}); the record is kept for the next pass"
             )),
@@ -332,7 +327,7 @@ async fn undo<A: Aws>(
                 "{}, but its record could not be erased ({e}); the next pass erases it",
                 match &step.status {
                     Status::Applied => "restored".to_owned(),
-                    Status::Skipped(why) => why.clone(),
+                    Status::Skipped(why) => why.to_string(),
                     _ => String::new(),
                 }
             ));
@@ -628,7 +623,10 @@ mod passes {
         let i = &report.incidents[0];
         assert!(matches!(i.verdicts[1].verdict, Verdict::Drifted { .. }));
         assert!(
-            matches!(&i.restore[0].status, Status::Skipped(why) if why.contains("person's value: reserved 300")),
+            i.restore[0].status
+                == Status::Skipped(crate::plan::Skip::PersonsValue(Current::Reservation(
+                    Reservation::Reserved(300)
+                ))),
             "{report}"
         );
         assert_eq!(

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
 use super::{
     CALM_SHARE, Decision, EscalateReason, Health, HoldReason, RestoreReason, Signal, Unread,
@@ -27,7 +27,7 @@ pub struct Verified {
 }
 
 /// One step of a restore: the inverse of a recorded action, and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Undo {
     pub index: u32,
     pub tier: Tier,

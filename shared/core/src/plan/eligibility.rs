@@ -1,0 +1,50 @@
+//! Who may be touched: an offender is left alone when it is one of the guard's own functions,
+//! protected by tag or by list, carries a record the guard cannot read or another incident's
+//! record, or is already capped by someone else.
+
+use super::PlanInput;
+use super::reasons::Skip;
+use crate::model::{FunctionFacts, Reservation, TAG_PROTECTED, Tier};
+use crate::record::Record;
+
+/// An offender the planner may act on, with this incident's record if it was delivered before.
+#[derive(Debug)]
+pub(super) struct Eligible<'a> {
+    pub facts: &'a FunctionFacts,
+    pub record: Option<Record>,
+}
+
+pub(super) fn eligible<'a>(input: &PlanInput<'a>, name: &str) -> Result<Eligible<'a>, Skip> {
+    let policy = input.policy;
+    let facts = input.facts.get(name).ok_or(Skip::NotFound)?;
+    if policy.guard_functions.contains(name) {
+        return Err(Skip::GuardFunction);
+    }
+    if facts.tagged(TAG_PROTECTED, "true") {
+        return Err(Skip::ProtectedByTag);
+    }
+    if policy.protected_functions.contains(name) {
+        return Err(Skip::ProtectedByList);
+    }
+    let record = match Record::from_tags(&facts.tags) {
+        Err(e) => return Err(Skip::UnreadableRecord(e)),
+        Ok(Some(r)) if &r.incident != input.incident => {
+            return Err(Skip::OtherIncident {
+                incident: r.incident,
+                since: r.opened_at,
+            });
+        }
+        Ok(r) => r,
+    };
+    // Capped by someone else: nothing to do. Capped by this very incident (a redelivery after a
+    // partial failure): go on and complete what it did not. The kill switch goes below any cap.
+    let target = policy.target_concurrency;
+    if let Reservation::Reserved(reserved) = facts.reservation
+        && reserved <= target
+        && input.escalate_to != Some(Tier::KillSwitch)
+        && record.is_none()
+    {
+        return Err(Skip::AlreadyCapped { reserved, target });
+    }
+    Ok(Eligible { facts, record })
+}
