@@ -13,7 +13,7 @@ use aws_sdk_cloudwatch::types::{
 use aws_smithy_types::DateTime as SmithyTime;
 use cguard_core::alarm::AlarmState;
 use cguard_core::observation::{FunctionUsage, Peaks, Series, Window};
-use cguard_core::ports::{Metrics, PortResult};
+use cguard_engine::ports::{Metrics, PortResult};
 use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::error::classify;

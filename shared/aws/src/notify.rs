@@ -1,7 +1,7 @@
 //! The report topic: a human-readable summary of every run that changed (or tried to change)
 //! something, for email or chat subscriptions.
 
-use cguard_core::ports::PortResult;
+use cguard_engine::ports::PortResult;
 use cguard_core::report::{Outcome, Report};
 
 use crate::error::classify;

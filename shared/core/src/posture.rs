@@ -6,7 +6,6 @@
 //! paginated listings of mappings, REST APIs and alarms.
 
 use std::fmt;
-use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,8 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::alarm::MetricRef;
 use crate::config::Policy;
 use crate::model::{AccountFacts, Reservation};
-use crate::observation::{Peaks, Window};
-use crate::ports::{Aws, ErrorKind, PortResult};
+use crate::observation::Peaks;
 
 /// The metric the finding count is published as.
 pub const METRIC_NAME: &str = "PostureFindings";
@@ -58,27 +56,6 @@ pub struct AlarmInfo {
     pub actions: Vec<String>,
 }
 
-/// The reads (and the one write) posture needs beyond the engine's ports.
-pub trait Posture: Sync {
-    fn function_reservation(
-        &self,
-        function: &str,
-    ) -> impl Future<Output = PortResult<Reservation>> + Send;
-    /// Every SQS event source mapping in the account (all functions), paginated.
-    fn queue_mappings(&self) -> impl Future<Output = PortResult<Vec<QueueMapping>>> + Send;
-    /// Every REST API stage, with whether it is throttled and invokes Lambda.
-    fn rest_stages(&self) -> impl Future<Output = PortResult<Vec<ApiStage>>> + Send;
-    /// Every metric alarm, paginated.
-    fn alarms(&self) -> impl Future<Output = PortResult<Vec<AlarmInfo>>> + Send;
-    /// One datapoint (unit Count).
-    fn put_metric(
-        &self,
-        namespace: &str,
-        name: &str,
-        value: f64,
-        at: DateTime<Utc>,
-    ) -> impl Future<Output = PortResult<()>> + Send;
-}
 
 /// Where the guard is wired, from the environment the stack sets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -404,84 +381,6 @@ pub fn assess(
     }
 
     PostureReport { at, findings }
-}
-
-/// Reads everything the checks need, each part independently.
-pub async fn gather<A: Aws + Posture>(
-    aws: &A,
-    policy: &Policy,
-    settings: &PostureSettings,
-    now: DateTime<Utc>,
-) -> PostureFacts {
-    let text = |e: crate::ports::PortError| e.to_string();
-    let busy = async {
-        let active = aws.active_functions().await?;
-        let peaks = aws
-            .peaks(&active, &Window::before(now, BUSY_WINDOW_MINUTES))
-            .await?;
-        let mut busy = Vec::new();
-        for (function, peak) in busy_candidates(&peaks, policy) {
-            let reservation = aws.function_reservation(&function).await.map_err(text);
-            busy.push(Busy {
-                function,
-                peak,
-                reservation,
-            });
-        }
-        Ok::<_, crate::ports::PortError>(busy)
-    };
-    let remediator = async {
-        match &settings.remediator_function {
-            Some(r) => Some(match aws.function_reservation(r).await {
-                Ok(reservation) => Ok(Some(reservation)),
-                Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(e.to_string()),
-            }),
-            None => None,
-        }
-    };
-    let (account, busy, queues, stages, remediator, alarms) = futures::join!(
-        aws.account(),
-        busy,
-        aws.queue_mappings(),
-        aws.rest_stages(),
-        remediator,
-        aws.alarms(),
-    );
-    PostureFacts {
-        account: account.map_err(text),
-        busy: busy.map_err(text),
-        queues: queues.map_err(text),
-        stages: stages.map_err(text),
-        remediator,
-        alarms: alarms.map_err(text),
-    }
-}
-
-/// Reads and checks.
-pub async fn posture<A: Aws + Posture>(
-    aws: &A,
-    policy: &Policy,
-    settings: &PostureSettings,
-    now: DateTime<Utc>,
-) -> PostureReport {
-    let facts = gather(aws, policy, settings, now).await;
-    assess(&facts, policy, settings, now)
-}
-
-/// Publishes the finding count as `PostureFindings` in the configured namespace.
-pub async fn publish<A: Posture>(
-    aws: &A,
-    settings: &PostureSettings,
-    report: &PostureReport,
-) -> PortResult<()> {
-    aws.put_metric(
-        &settings.metrics_namespace,
-        METRIC_NAME,
-        report.findings.len() as f64,
-        report.at,
-    )
-    .await
 }
 
 impl fmt::Display for Severity {

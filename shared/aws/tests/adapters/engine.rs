@@ -23,7 +23,8 @@ use aws_smithy_mocks::{MockResponse, Rule, mock};
 use aws_smithy_types::DateTime as SmithyTime;
 use cguard_core::alarm::{EventSource, IncidentId, Request, Subject};
 use cguard_core::config::Policy;
-use cguard_core::engine::{carry_out, remediate};
+use cguard_engine::Guard;
+use cguard_engine::remediate::carry_out;
 use cguard_core::model::{
     Action, ApiKind, ApiTarget, Change, FunctionFacts, Reservation, Status, Throttle, Tier,
 };
@@ -479,7 +480,7 @@ async fn a_manual_request_is_remediated_end_to_end() {
     };
 
     // WHEN an operator asks to remediate orders-api
-    let report = remediate(&aws, &request, &Policy::default(), now()).await;
+    let report = Guard::new(&aws, Policy::default()).remediate(&request, now()).await;
 
     // THEN the queue is limited to 100 and the function capped at 100, each after its record
     assert_eq!(report.outcome, Outcome::Remediated, "{report}");

@@ -16,7 +16,7 @@ use aws_smithy_mocks::mock;
 use aws_smithy_types::DateTime as SmithyTime;
 use cguard_core::alarm::AlarmState;
 use cguard_core::observation::{Series, Window};
-use cguard_core::ports::Metrics;
+use cguard_engine::ports::Metrics;
 use chrono::{DateTime, Utc};
 
 use crate::common::{Rules, aws};

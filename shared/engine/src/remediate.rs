@@ -1,36 +1,29 @@
-//! Orchestration: one request through intake → observation → attribution → plan → record →
-//! change, over the [`ports`](crate::ports). No decision is made here that [`plan`](crate::plan)
-//! could make; this module only sequences reads and writes and keeps the report honest.
+//! One request through observation → attribution → plan → record → change, over the
+//! [`ports`](crate::ports). No decision is made here that `cguard_core::plan` could make: this
+//! module only sequences reads and writes, and keeps the report honest.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
-use crate::alarm::{AlarmState, Request, Subject};
-use crate::attribution::{self, Scope};
-use crate::config::Policy;
-use crate::model::{Action, FunctionFacts, Status};
-use crate::observation::{Observation, Window};
-use crate::plan::{self, Plan, PlanInput};
-use crate::ports::{Aws, ErrorKind, PortError};
-use crate::record::{Record, RecordedAction};
-use crate::report::{AlarmSummary, Report};
+use cguard_core::alarm::{AlarmState, Request, Subject};
+use cguard_core::attribution::{self, Scope};
+use cguard_core::config::Policy;
+use cguard_core::model::{Action, Change, FunctionFacts, Status};
+use cguard_core::observation::{Observation, Window};
+use cguard_core::plan::{self, Plan, PlanInput};
+use cguard_core::record::{Record, RecordedAction};
+use cguard_core::report::{AlarmSummary, Report};
 
-/// Serialises every read-facts → plan → record → change sequence in this process. Records are
-/// tags, which have no compare-and-set: two overlapping sequences on one function would plan
-/// from the same stale facts and interleave their record tags. Across processes the deployment
-/// serialises instead (each function has reserved concurrency 1).
-pub(crate) static CHANGES: futures::lock::Mutex<()> = futures::lock::Mutex::new(());
+use crate::Guard;
+use crate::ports::{ErrorKind, PortError, Ports};
 
 /// Handles one request end to end and reports what happened. Never panics on AWS failures:
 /// they end up in the report, with exactly what was and was not changed.
-pub async fn remediate<A: Aws>(
-    aws: &A,
-    request: &Request,
-    policy: &Policy,
-    now: DateTime<Utc>,
-) -> Report {
+impl<P: Ports> Guard<P> {
+pub async fn remediate(&self, request: &Request, now: DateTime<Utc>) -> Report {
+    let (aws, policy) = (&self.ports, &self.policy);
     let dry_run = policy.dry_run || request.dry_run;
     let incident = request.incident_id();
     let mut report = Report::new(incident.clone(), request.source, dry_run);
@@ -106,7 +99,7 @@ pub async fn remediate<A: Aws>(
         return report;
     }
 
-    let _serial = CHANGES.lock().await;
+    let _serial = self.changes.hold().await;
     let facts = match gather_facts(aws, &report.offenders).await {
         Ok(f) => f,
         Err(e) => {
@@ -138,10 +131,11 @@ pub async fn remediate<A: Aws>(
     report.settle();
     report
 }
+}
 
 /// Two batched reads: every active function's peak, then details for the few candidates.
-async fn observe<A: Aws>(
-    aws: &A,
+async fn observe<P: Ports>(
+    aws: &P,
     scope: &Scope,
     window: &Window,
     policy: &Policy,
@@ -171,8 +165,8 @@ async fn observe<A: Aws>(
 }
 
 /// Reads the offenders concurrently (there are at most `max_offenders`).
-pub async fn gather_facts<A: Aws>(
-    aws: &A,
+pub(crate) async fn gather_facts<P: Ports>(
+    aws: &P,
     names: &[String],
 ) -> Result<BTreeMap<String, FunctionFacts>, PortError> {
     let found = join_all(names.iter().map(|n| aws.function(n))).await;
@@ -188,8 +182,8 @@ pub async fn gather_facts<A: Aws>(
 /// Records, then changes, each planned action in order. A change is never made without its
 /// record; a change that fails has its record taken back (or, if that fails too, left as a
 /// record of a change that was not made, which a restore treats as already undone).
-pub async fn carry_out<A: Aws>(
-    aws: &A,
+pub async fn carry_out<P: Ports>(
+    aws: &P,
     plan: &mut Plan,
     facts: &BTreeMap<String, FunctionFacts>,
     header: &Record,
@@ -248,10 +242,7 @@ pub async fn carry_out<A: Aws>(
 
 fn failure(e: &PortError, action: &Action) -> String {
     match (e.kind, &action.change) {
-        (ErrorKind::Rejected, crate::model::Change::Reservation { .. })
-            if e.message.contains("UnreservedConcurrentExecution")
-                || e.message.contains("minimum") =>
-        {
+        (ErrorKind::BelowUnreservedMinimum, Change::Reservation { .. }) => {
             format!(
                 "not changed: AWS rejected the reservation because of the account's unreserved minimum: {e}"
             )
