@@ -1,4 +1,5 @@
-//! `cguard`: the remediator and auditor from a terminal, sharing all their code.
+//! `cguard`: the remediator and auditor from a terminal. The use-cases are the Lambdas' own
+//! (`cguard_engine::run`); this file only parses arguments, prints and sets the exit code.
 //!
 //! AWS configuration comes from the standard chain (`AWS_ENDPOINT_URL`, `AWS_REGION`,
 //! profiles); the policy from the same `CGUARD_*` variables the functions read.
@@ -8,12 +9,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use cguard_aws::Aws;
-use cguard_core::alarm::{parse_event, valid_function_name};
-use cguard_core::audit::{AuditReport, audit, restore_function};
-use cguard_core::config::Policy;
-use cguard_core::engine::remediate;
-use cguard_core::posture::{PostureReport, PostureSettings, posture, publish};
-use cguard_core::report::Report;
+use cguard_aws::notify::ReportTopic;
+use cguard_core::audit::AuditReport;
+use cguard_core::config::Settings;
+use cguard_core::intake::{parse_event, valid_function_name};
+use cguard_engine::Guard;
+use cguard_engine::run::{audit_pass, remediate_all};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -77,90 +78,69 @@ async fn main() -> ExitCode {
 
 /// Returns whether everything succeeded; errors are bad input or configuration.
 async fn run(cli: &Cli) -> Result<bool> {
-    let mut policy = Policy::from_env()?;
+    let mut settings = Settings::from_env()?;
     let (path, dry_run) = match &cli.command {
         Command::Plan { event } => (event, true),
         Command::Apply { event } => (event, false),
-        Command::Audit { no_metric } => return run_audit(cli, &policy, !no_metric).await,
-        Command::Restore { function } => return run_restore(cli, function).await,
+        Command::Audit { no_metric } => return run_audit(cli, settings, !no_metric).await,
+        Command::Restore { function } => return run_restore(cli, settings, function).await,
     };
-    policy.dry_run |= dry_run;
+    settings.policy.dry_run |= dry_run;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let event: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     let requests = parse_event(&event)
         .with_context(|| format!("{}: bad input, nothing changed", path.display()))?;
-    let aws = aws().await?;
-    let mut reports: Vec<Report> = Vec::new();
-    for request in &requests {
-        reports.push(remediate(&aws, request, &policy, chrono::Utc::now()).await);
-    }
-    print(cli, &reports)?;
-    let failed: Vec<_> = reports
-        .iter()
-        .filter(|r| r.failed())
-        .map(|r| r.incident.to_string())
-        .collect();
-    if !failed.is_empty() {
-        eprintln!(
-            "cguard: actions failed for incident(s) {}",
-            failed.join(", ")
-        );
-    }
-    Ok(failed.is_empty())
-}
-
-fn print(cli: &Cli, reports: &[Report]) -> Result<()> {
+    let (guard, topic) = connect(settings).await;
+    // The same use-case as the remediator Lambda, summaries to the report topic included; the
+    // EMF lines are left out: at a terminal nothing turns stdout into metrics.
+    let batch = remediate_all(&guard, &requests, &topic).await;
     if cli.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "reports": reports }))?
-        );
+        let json = serde_json::json!({ "reports": batch.reports });
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
-        for r in reports {
+        for r in &batch.reports {
             println!("{r}");
         }
     }
-    Ok(())
+    let incomplete = batch.incomplete();
+    if !incomplete.is_empty() {
+        eprintln!(
+            "cguard: actions failed for incident(s) {}",
+            incomplete.join(", ")
+        );
+    }
+    Ok(incomplete.is_empty())
 }
 
-async fn aws() -> Result<Aws> {
-    let insights = cguard_aws::metrics_insights_from_env()?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Ok(Aws::new(&config).with_metrics_insights(insights))
+async fn connect(settings: Settings) -> (Guard<Aws>, Option<ReportTopic>) {
+    let (aws, topic) = cguard_aws::connect(&settings).await;
+    (Guard::new(aws, settings.policy), topic)
 }
 
-async fn run_audit(cli: &Cli, policy: &Policy, metric: bool) -> Result<bool> {
-    let settings = PostureSettings::from_env();
-    let aws = aws().await?;
-    let now = chrono::Utc::now();
-    let (audit, posture): (AuditReport, PostureReport) = tokio::join!(
-        audit(&aws, policy, now),
-        posture(&aws, policy, &settings, now)
-    );
-    if metric && let Err(e) = publish(&aws, &settings, &posture).await {
-        eprintln!("cguard: could not publish the PostureFindings metric: {e}");
+async fn run_audit(cli: &Cli, settings: Settings, metric: bool) -> Result<bool> {
+    let posture = settings.posture.clone();
+    let (guard, _) = connect(settings).await;
+    let pass = audit_pass(&guard, &posture, metric, chrono::Utc::now()).await;
+    if pass.metric_published == Some(false) {
+        eprintln!("cguard: could not publish the PostureFindings metric");
     }
     if cli.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "audit": audit, "posture": posture })
-            )?
-        );
+        println!("{}", serde_json::to_string_pretty(&pass)?);
     } else {
-        println!("{audit}\n{posture}");
+        println!("{}\n{}", pass.audit, pass.posture);
     }
-    Ok(finish(&audit))
+    Ok(finish(&pass.audit))
 }
 
-async fn run_restore(cli: &Cli, function: &str) -> Result<bool> {
+async fn run_restore(cli: &Cli, settings: Settings, function: &str) -> Result<bool> {
     anyhow::ensure!(
         valid_function_name(function),
         "{function:?} is not a Lambda function name, nothing changed"
     );
-    let report = restore_function(&aws().await?, function, chrono::Utc::now()).await;
+    let (guard, _) = connect(settings).await;
+    let report = guard.restore_function(function, chrono::Utc::now()).await;
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

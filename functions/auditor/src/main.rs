@@ -1,11 +1,10 @@
-//! The auditor Lambda: wiring only. Configuration and clients are built once, before the first
+//! The auditor Lambda: wiring only. Settings and clients are built once, before the first
 //! event; no network call happens until the schedule fires.
 
 mod handler;
 
-use cguard_aws::Aws;
-use cguard_core::config::Policy;
-use cguard_core::posture::PostureSettings;
+use cguard_core::config::Settings;
+use cguard_engine::Guard;
 use lambda_runtime::{Error, service_fn};
 
 #[tokio::main]
@@ -13,12 +12,11 @@ async fn main() -> Result<(), Error> {
     // JSON when the function's log format is JSON; level from AWS_LAMBDA_LOG_LEVEL.
     lambda_runtime::tracing::init_default_subscriber();
     // An invalid setting stops the function here, naming it — never mid-pass.
-    let policy = Policy::from_env()?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let settings = Settings::from_env()?;
+    let (aws, _) = cguard_aws::connect(&settings).await;
     let deps = handler::Deps {
-        aws: Aws::new(&config).with_metrics_insights(cguard_aws::metrics_insights_from_env()?),
-        policy,
-        settings: PostureSettings::from_env(),
+        guard: Guard::new(aws, settings.policy.clone()),
+        settings,
     };
     lambda_runtime::run(service_fn(|event| handler::handle(event, &deps))).await
 }

@@ -11,7 +11,7 @@ use aws_sdk_apigateway::types::{Op, PatchOperation, Stage as RestStage};
 use aws_sdk_apigatewayv2::types::{RouteSettings, Stage as HttpStage};
 use cguard_core::drivers::{ApiCatalog, ApiGrant, throttle_targets};
 use cguard_core::model::{ApiKind, ApiTarget, Driver, Route, Throttle};
-use cguard_core::ports::{ErrorKind, PortError, PortResult};
+use cguard_engine::ports::{ErrorKind, PortError, PortResult};
 
 use crate::Aws;
 use crate::error::classify;

@@ -11,9 +11,9 @@ use aws_sdk_cloudwatch::types::{
     StateValue,
 };
 use aws_smithy_types::DateTime as SmithyTime;
-use cguard_core::alarm::AlarmState;
+use cguard_core::intake::AlarmState;
 use cguard_core::observation::{FunctionUsage, Peaks, Series, Window};
-use cguard_core::ports::{Metrics, PortResult};
+use cguard_engine::ports::{Metrics, PortResult};
 use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::error::classify;

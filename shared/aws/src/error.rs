@@ -2,7 +2,7 @@
 
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use cguard_core::ports::{ErrorKind, PortError};
+use cguard_core::error::{ErrorKind, PortError};
 
 /// Converts any SDK operation error into a [`PortError`] naming the operation.
 pub fn classify<E>(operation: &str, err: SdkError<E, HttpResponse>) -> PortError
@@ -18,10 +18,15 @@ where
                 .filter(|c| !c.is_empty())
                 .unwrap_or("unrecognised error");
             let text = s.err().message().unwrap_or("no message");
-            (
-                kind_of(code, status),
-                format!("{code} (HTTP {status}): {text}"),
-            )
+            // AWS gives the unreserved-minimum refusal no code of its own: it is told apart
+            // here, once, by its message, so that nothing past the port reads prose.
+            let kind = match kind_of(code, status) {
+                ErrorKind::Rejected if text.contains("UnreservedConcurrentExecution") => {
+                    ErrorKind::BelowUnreservedMinimum
+                }
+                kind => kind,
+            };
+            (kind, format!("{code} (HTTP {status}): {text}"))
         }
         // Timeouts, connection failures, unreadable responses: transient as far as we know.
         _ => (

@@ -9,8 +9,8 @@ use aws_sdk_lambda::types::ScalingConfig;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use cguard_core::drivers;
 use cguard_core::model::{AccountFacts, Driver, FunctionFacts, Reservation};
-use cguard_core::ports::{ErrorKind, Inventory, Ledger, PortError, PortResult};
 use cguard_core::record::TAG_INCIDENT;
+use cguard_engine::ports::{ErrorKind, Inventory, Ledger, PortError, PortResult};
 
 use crate::Aws;
 use crate::error::classify;

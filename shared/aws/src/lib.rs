@@ -1,7 +1,8 @@
-//! Concurrency Guard's AWS adapters: the [`cguard_core::ports`] implemented with the AWS SDK.
+//! Concurrency Guard's AWS adapters: the `cguard_engine::ports` implemented with the AWS SDK.
 //!
-//! One [`Aws`] value holds the clients (built once, in `main`) and implements every port.
-//! Each module covers one service; [`error`] sorts SDK failures by what the caller does next.
+//! One [`Aws`] value holds the clients (built once, at start-up, by [`connect`]) and implements
+//! every port. Each module covers one service; [`error`] sorts SDK failures by what the caller
+//! does next.
 
 mod apigateway;
 mod cloudwatch;
@@ -11,60 +12,116 @@ pub mod notify;
 mod posture;
 
 use aws_config::SdkConfig;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use cguard_core::config::Settings;
 use cguard_core::model::{Change, Current};
-use cguard_core::ports::{Actuator, PortResult};
+use cguard_engine::ports::{Actuator, PortResult};
+
+use crate::notify::ReportTopic;
 
 /// How many AWS reads run at once (GetMetricData batches, per-offender reads).
 pub const READ_CONCURRENCY: usize = 4;
 
-/// The SDK clients the guard uses.
+/// The SDK clients the guard uses, one per service.
 #[derive(Debug, Clone)]
-pub struct Aws {
+pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub apigateway: aws_sdk_apigateway::Client,
     pub apigatewayv2: aws_sdk_apigatewayv2::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+}
+
+/// The adapter: the clients, and whether to rank with Metrics Insights.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    lambda: aws_sdk_lambda::Client,
+    apigateway: aws_sdk_apigateway::Client,
+    apigatewayv2: aws_sdk_apigatewayv2::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
     /// Rank with one Metrics Insights query before falling back to batched `GetMetricData`.
-    pub metrics_insights: bool,
+    metrics_insights: bool,
+}
+
+/// Builds what the functions and the CLI need from the standard AWS configuration chain
+/// (`AWS_REGION`, `AWS_ENDPOINT_URL`, profiles, the Lambda role): the adapter and, when
+/// `CGUARD_REPORT_TOPIC_ARN` is set, the report topic. Credentials are resolved lazily, on the
+/// first call: nothing is fetched before the first event.
+pub async fn connect(settings: &Settings) -> (Aws, Option<ReportTopic>) {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = Aws::new(&config).with_metrics_insights(settings.metrics_insights);
+    let topic = settings
+        .report_topic_arn
+        .as_ref()
+        .map(|arn| ReportTopic::new(&config, arn.clone()));
+    (aws, topic)
 }
 
 impl Aws {
     pub fn new(config: &SdkConfig) -> Self {
-        Self {
+        Self::from_clients(Clients {
             lambda: aws_sdk_lambda::Client::new(config),
             apigateway: aws_sdk_apigateway::Client::new(config),
             apigatewayv2: aws_sdk_apigatewayv2::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
+        })
+    }
+
+    /// Clients built elsewhere (smithy mocks in tests), Metrics Insights off.
+    pub fn from_clients(clients: Clients) -> Self {
+        Self {
+            lambda: clients.lambda,
+            apigateway: clients.apigateway,
+            apigatewayv2: clients.apigatewayv2,
+            cloudwatch: clients.cloudwatch,
+            tagging: clients.tagging,
             metrics_insights: false,
         }
     }
-}
 
-impl Aws {
-    /// Rank with Metrics Insights first (`CGUARD_METRICS_INSIGHTS`, on by default in the
-    /// functions); the local stand-in cannot answer Insights queries, so tests leave it off.
+    /// Rank with Metrics Insights first (`CGUARD_METRICS_INSIGHTS`).
     pub fn with_metrics_insights(mut self, on: bool) -> Self {
         self.metrics_insights = on;
         self
     }
-}
 
-/// `CGUARD_METRICS_INSIGHTS` (default `true`), read once at start-up.
-pub fn metrics_insights_from_env() -> Result<bool, cguard_core::config::ConfigError> {
-    match std::env::var("CGUARD_METRICS_INSIGHTS")
-        .ok()
-        .as_deref()
-        .map(str::trim)
-    {
-        None | Some("") | Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        Some(other) => Err(cguard_core::config::ConfigError {
-            name: "CGUARD_METRICS_INSIGHTS",
-            value: other.to_owned(),
-            problem: "expected true or false",
-        }),
+    /// Every client with `interceptor` added (e.g. to count calls), otherwise unchanged.
+    pub fn with_interceptor(mut self, interceptor: impl Intercept + Clone + 'static) -> Self {
+        let i = interceptor;
+        self.lambda = aws_sdk_lambda::Client::from_conf(
+            self.lambda
+                .config()
+                .to_builder()
+                .interceptor(i.clone())
+                .build(),
+        );
+        self.apigateway = aws_sdk_apigateway::Client::from_conf(
+            self.apigateway
+                .config()
+                .to_builder()
+                .interceptor(i.clone())
+                .build(),
+        );
+        self.apigatewayv2 = aws_sdk_apigatewayv2::Client::from_conf(
+            self.apigatewayv2
+                .config()
+                .to_builder()
+                .interceptor(i.clone())
+                .build(),
+        );
+        self.cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            self.cloudwatch
+                .config()
+                .to_builder()
+                .interceptor(i.clone())
+                .build(),
+        );
+        self.tagging = aws_sdk_resourcegroupstagging::Client::from_conf(
+            self.tagging.config().to_builder().interceptor(i).build(),
+        );
+        self
     }
 }
 

@@ -1,8 +1,9 @@
 //! The report topic: a human-readable summary of every run that changed (or tried to change)
 //! something, for email or chat subscriptions.
 
-use cguard_core::ports::PortResult;
 use cguard_core::report::{Outcome, Report};
+use cguard_engine::ports::{Failure, PortResult};
+use cguard_engine::run::Announce;
 
 use crate::error::classify;
 
@@ -39,5 +40,15 @@ impl ReportTopic {
             .await
             .map(drop)
             .map_err(|e| classify("sns:Publish", e))
+    }
+}
+
+/// The report topic as a destination of the use-case's reports: a failure to publish is
+/// logged, never fatal (the report itself is already in the response and the log).
+impl Announce for ReportTopic {
+    async fn announce(&self, report: &Report) {
+        if let Err(e) = self.publish(report).await {
+            tracing::warn!(error = %Failure::from(e), "could not publish the report summary");
+        }
     }
 }

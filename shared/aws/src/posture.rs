@@ -10,10 +10,11 @@ use aws_sdk_cloudwatch::types::{
 };
 use aws_sdk_lambda::types::ScalingConfig;
 use aws_smithy_types::DateTime as SmithyTime;
-use cguard_core::alarm::MetricRef;
+use cguard_core::intake::MetricRef;
 use cguard_core::model::Reservation;
-use cguard_core::ports::PortResult;
-use cguard_core::posture::{AlarmInfo, ApiStage, Posture, QueueMapping};
+use cguard_core::posture::{AlarmInfo, ApiStage, QueueMapping};
+use cguard_engine::ports::PortResult;
+use cguard_engine::ports::Posture;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 

@@ -171,6 +171,21 @@ pub struct Attribution {
     pub offenders: Vec<Ranked>,
 }
 
+impl Attribution {
+    /// One named offender, ranked from its own usage alone: what the auditor escalates.
+    pub fn single(usage: &FunctionUsage, account_peak: Option<f64>) -> Self {
+        let offender = Ranked::from_usage(usage, None);
+        Self {
+            scope: Scope::Function {
+                function: usage.name.clone(),
+            },
+            account_peak,
+            ranking: vec![offender.clone()],
+            offenders: vec![offender],
+        }
+    }
+}
+
 /// Ranks the observed functions and picks the offenders.
 ///
 /// For account and victim alarms an offender holds at least `offender_share` of the account's

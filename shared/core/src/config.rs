@@ -1,10 +1,55 @@
-//! The policy, read once at the edge (environment variables), validated before any event is
-//! handled: a bad setting stops the function at start-up with its name, never mid-incident.
+//! The settings, read once at the edge (environment variables) into one [`Settings`] value,
+//! validated before any event is handled: a bad setting stops the function at start-up with its
+//! name, never mid-incident. Every boolean has one syntax (`true/false/1/0/yes/no`).
 
 use std::collections::BTreeSet;
 
 use chrono::Duration;
 use serde::Serialize;
+
+use crate::posture::PostureSettings;
+
+/// Everything the functions and the CLI read from their environment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Settings {
+    pub policy: Policy,
+    /// Where the guard is wired (remediator, alarm topic) and the metrics namespace.
+    pub posture: PostureSettings,
+    /// `CGUARD_REPORT_TOPIC_ARN`: the SNS topic for human-readable summaries.
+    pub report_topic_arn: Option<String>,
+    /// `CGUARD_METRICS_INSIGHTS` (default true): rank with one Metrics Insights query before
+    /// falling back to batched `GetMetricData`.
+    pub metrics_insights: bool,
+}
+
+impl Settings {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let read = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        Ok(Self {
+            policy: Policy::from_lookup(&get)?,
+            posture: PostureSettings::from_lookup(&get),
+            report_topic_arn: read("CGUARD_REPORT_TOPIC_ARN"),
+            metrics_insights: parse_bool(
+                "CGUARD_METRICS_INSIGHTS",
+                read("CGUARD_METRICS_INSIGHTS"),
+                true,
+            )?,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// `CGUARD_METRICS_NAMESPACE`, default `ConcurrencyGuard`: EMF lines and `PostureFindings`.
+    pub fn metrics_namespace(&self) -> &str {
+        &self.posture.metrics_namespace
+    }
+}
 
 /// Every knob the remediator and auditor obey. Defaults are documented in the README.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -219,6 +264,37 @@ fn parse_fraction(name: &'static str, v: Option<String>, default: f64) -> Result
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn one_boolean_syntax_for_every_switch() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let s = super::Settings::from_lookup(env(&[
+            ("CGUARD_DRY_RUN", "1"),
+            ("CGUARD_METRICS_INSIGHTS", "0"),
+        ]))
+        .unwrap();
+        assert!(s.policy.dry_run && !s.metrics_insights);
+        let s = super::Settings::from_lookup(env(&[("CGUARD_METRICS_INSIGHTS", "YES")])).unwrap();
+        assert!(s.metrics_insights);
+        let e =
+            super::Settings::from_lookup(env(&[("CGUARD_METRICS_INSIGHTS", "maybe")])).unwrap_err();
+        assert_eq!(e.name, "CGUARD_METRICS_INSIGHTS");
+    }
+
+    #[test]
+    fn defaults_name_the_namespace_once_and_switch_insights_on() {
+        let s = super::Settings::from_lookup(|_| None).unwrap();
+        assert_eq!(s.metrics_namespace(), "ConcurrencyGuard");
+        assert!(s.metrics_insights);
+        assert_eq!(s.report_topic_arn, None);
+    }
+
     use super::*;
     use std::collections::HashMap;
 

@@ -14,8 +14,11 @@ pub enum ErrorKind {
     /// Missing permission: fix IAM, retrying will not help.
     Denied,
     NotFound,
-    /// AWS refused the value (e.g. the unreserved-minimum check): the request itself must change.
+    /// AWS refused the value: the request itself must change.
     Rejected,
+    /// AWS refused a reservation because the account's unreserved concurrency would fall below
+    /// its minimum: a smaller cap, or none, is the only way forward.
+    BelowUnreservedMinimum,
     /// Service error, timeout, network: transient as far as we know.
     Unavailable,
 }

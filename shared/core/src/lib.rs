@@ -8,23 +8,24 @@
 //! - [`plan`]: tiered, bounded actions that never raise a limit;
 //! - [`record`]: previous values stored as tags before anything changes;
 //! - [`report`]: the one JSON document (and human summary) per alarm;
-//! - [`ports`] and [`engine`]: the small traits the AWS adapters implement, and the
-//!   orchestration that runs the steps above through them.
+//! - [`audit`]: the auditor's verify and decide; [`posture`]: the production checklist;
+//! - [`error`]: how an AWS call failed, as values.
 //!
-//! [`config::Policy`] is read once at the edge and passed down.
+//! Nothing here is async and nothing calls anything: the use-cases that read, call this crate
+//! and carry its decisions out live in `cguard-engine`, over ports that crate defines.
+//!
+//! [`config::Settings`] is read once at the edge and passed down.
 
 pub mod attribution;
 pub mod audit;
 pub mod config;
 pub mod drivers;
 pub mod emf;
-pub mod engine;
 pub mod error;
 pub mod intake;
 pub mod model;
 pub mod observation;
 pub mod plan;
-pub mod ports;
 pub mod posture;
 pub mod record;
 pub mod report;

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::{Context, Result, bail};
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use aws_smithy_types::DateTime as SmithyTime;
+use cguard_core::config::Policy;
+use cguard_engine::Guard;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::Value;
 
@@ -67,9 +69,9 @@ impl Lab {
         })
     }
 
-    /// The guard's adapters for this region.
-    pub fn guard(&self) -> cguard_aws::Aws {
-        cguard_aws::Aws::new(&self.config)
+    /// The guard for this region: the real adapters, with `policy`.
+    pub fn guard(&self, policy: Policy) -> Guard<cguard_aws::Aws> {
+        Guard::new(cguard_aws::Aws::new(&self.config), policy)
     }
 
     /// A function with a placeholder package: the stand-in never runs it and does not unpack it.
@@ -334,7 +336,8 @@ impl Load {
     }
 }
 
-fn datum(name: &str, dims: &[(&str, &str)], t: DateTime<Utc>, value: f64) -> MetricDatum {
+/// One datapoint of `name` with `dims`, at `t`.
+pub fn datum(name: &str, dims: &[(&str, &str)], t: DateTime<Utc>, value: f64) -> MetricDatum {
     MetricDatum::builder()
         .metric_name(name)
         .set_dimensions(Some(

@@ -5,10 +5,9 @@
 //! moto ignores REST `remove` patches, so restoring "no REST throttle" is tested with smithy
 //! mocks (cguard-aws); here the offenders are async- and SQS-driven.
 
-use cguard_core::alarm::parse_event;
-use cguard_core::audit::{Decision, audit};
+use cguard_core::audit::Decision;
 use cguard_core::config::Policy;
-use cguard_core::engine::remediate;
+use cguard_core::intake::parse_event;
 use cguard_core::model::{Status, Tier};
 use cguard_core::record::{Record, TAG_INCIDENT};
 use cguard_core::report::{Outcome, Report};
@@ -18,7 +17,9 @@ use chrono::{DateTime, Duration, Utc};
 async fn alarm(lab: &Lab, at: DateTime<Utc>) -> Report {
     let event = event_at("alarm-action.json", at, &lab.region).unwrap();
     let request = parse_event(&event).unwrap().remove(0);
-    remediate(&lab.guard(), &request, &Policy::default(), Utc::now()).await
+    lab.guard(Policy::default())
+        .remediate(&request, Utc::now())
+        .await
 }
 
 async fn put_reservation(lab: &Lab, function: &str, n: i32) {
@@ -61,7 +62,10 @@ async fn once_metrics_recover_restore_returns_the_exact_prior_state_and_clears_t
 
     // WHEN the auditor runs soon after: everything verified in place, nothing restored yet
     let policy = Policy::default();
-    let early = audit(&lab.guard(), &policy, Utc::now() + Duration::minutes(2)).await;
+    let early = lab
+        .guard(policy.clone())
+        .audit(Utc::now() + Duration::minutes(2))
+        .await;
     assert_eq!(early.incidents.len(), 3, "{early}");
     assert!(
         early
@@ -72,7 +76,10 @@ async fn once_metrics_recover_restore_returns_the_exact_prior_state_and_clears_t
     );
 
     // WHEN it runs 45 minutes later, with no load since (no datapoints, alarm gone)
-    let later = audit(&lab.guard(), &policy, Utc::now() + Duration::minutes(45)).await;
+    let later = lab
+        .guard(policy.clone())
+        .audit(Utc::now() + Duration::minutes(45))
+        .await;
 
     // THEN exactly the previous values are back: no reservation, 700, no maximum
     assert!(!later.failed(), "{later}");
@@ -102,7 +109,8 @@ async fn once_metrics_recover_restore_returns_the_exact_prior_state_and_clears_t
     }
     // AND the next pass has nothing left to do
     assert!(
-        audit(&lab.guard(), &policy, Utc::now() + Duration::minutes(50))
+        lab.guard(policy.clone())
+            .audit(Utc::now() + Duration::minutes(50))
             .await
             .incidents
             .is_empty()
@@ -117,12 +125,10 @@ async fn a_person_s_change_is_reported_and_left_alone() {
     // A person lowers the cap the guard set (100) to 50.
     put_reservation(&lab, "reserved-fn", 50).await;
 
-    let later = audit(
-        &lab.guard(),
-        &Policy::default(),
-        Utc::now() + Duration::minutes(45),
-    )
-    .await;
+    let later = lab
+        .guard(Policy::default())
+        .audit(Utc::now() + Duration::minutes(45))
+        .await;
 
     assert_eq!(
         lab.reservation("reserved-fn").await.unwrap(),
@@ -175,7 +181,7 @@ async fn a_persisting_spike_is_escalated_one_tier_and_recorded() {
     lab.function_metrics("hog", &minutes_before(now, 5), Load::steady(30.0, 10_000.0))
         .await
         .unwrap();
-    let pass = audit(&lab.guard(), &Policy::default(), now).await;
+    let pass = lab.guard(Policy::default()).audit(now).await;
 
     // THEN the auditor moves one tier up, through the same policy, recorded first
     let entry = pass.incidents.iter().find(|i| i.function == "hog").unwrap();
@@ -224,12 +230,10 @@ async fn a_restore_that_fails_half_way_is_finished_by_the_next_pass() {
     put_reservation(&lab, "newcomer", 600).await;
 
     // WHEN the auditor restores
-    let first = audit(
-        &lab.guard(),
-        &Policy::default(),
-        Utc::now() + Duration::minutes(45),
-    )
-    .await;
+    let first = lab
+        .guard(Policy::default())
+        .audit(Utc::now() + Duration::minutes(45))
+        .await;
 
     // THEN the reservation restore fails, and what is left stays recorded
     assert!(first.failed(), "{first}");
@@ -246,12 +250,10 @@ async fn a_restore_that_fails_half_way_is_finished_by_the_next_pass() {
         .send()
         .await
         .unwrap();
-    let second = audit(
-        &lab.guard(),
-        &Policy::default(),
-        Utc::now() + Duration::minutes(50),
-    )
-    .await;
+    let second = lab
+        .guard(Policy::default())
+        .audit(Utc::now() + Duration::minutes(50))
+        .await;
 
     // THEN it finishes: the exact previous values, no record
     assert!(!second.failed(), "{second}");

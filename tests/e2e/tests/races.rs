@@ -4,9 +4,8 @@
 //! Across processes the deployment serialises the remediator (reserved concurrency 1); within
 //! one process two requests may overlap, which is what the concurrent case exercises.
 
-use cguard_core::alarm::parse_event;
 use cguard_core::config::Policy;
-use cguard_core::engine::remediate;
+use cguard_core::intake::parse_event;
 use cguard_core::model::Status;
 use cguard_core::record::Record;
 use cguard_e2e::{ClassicIncident, Lab, event_at};
@@ -20,11 +19,11 @@ async fn ten_deliveries_make_one_change_per_resource_and_one_record() {
         .unwrap();
     let event = event_at("sns-account-concurrency.json", incident.at, &lab.region).unwrap();
     let request = parse_event(&event).unwrap().remove(0);
-    let aws = lab.guard();
+    let guard = lab.guard(Policy::default());
 
     let mut applied = 0;
     for _ in 0..10 {
-        let report = remediate(&aws, &request, &Policy::default(), Utc::now()).await;
+        let report = guard.remediate(&request, Utc::now()).await;
         applied += report
             .actions
             .iter()
@@ -53,12 +52,12 @@ async fn two_alarms_at_once_leave_one_consistent_record_and_the_same_values() {
         parse_event(&event_at("sns-victim-throttles.json", incident.at, &lab.region).unwrap())
             .unwrap()
             .remove(0);
-    let aws = lab.guard();
-    let policy = Policy::default();
+    // One guard, as in one Lambda process: its change lock serialises the two.
+    let guard = lab.guard(Policy::default());
 
     let (a, b) = tokio::join!(
-        remediate(&aws, &account, &policy, Utc::now()),
-        remediate(&aws, &victim, &policy, Utc::now())
+        guard.remediate(&account, Utc::now()),
+        guard.remediate(&victim, Utc::now())
     );
 
     // Both may act (no compare-and-set on tags), but on the same values: one cap of 100, one
@@ -94,7 +93,7 @@ async fn two_alarms_at_once_leave_one_consistent_record_and_the_same_values() {
         );
     }
     // AND a later delivery of either changes nothing
-    let again = remediate(&aws, &victim, &policy, Utc::now()).await;
+    let again = guard.remediate(&victim, Utc::now()).await;
     assert!(
         again.actions.iter().all(|x| x.status != Status::Applied),
         "{again}"

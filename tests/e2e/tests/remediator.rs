@@ -7,20 +7,20 @@
 //! - HTTP API `UpdateStage` answers 500: HTTP API throttles are tested with smithy mocks;
 //! - `remove` patch operations are ignored: restoring "no REST throttle" is tested with mocks.
 
-use cguard_core::alarm::parse_event;
 use cguard_core::config::Policy;
-use cguard_core::engine::remediate;
+use cguard_core::intake::parse_event;
 use cguard_core::model::{Change, Reservation, Status, Tier};
+use cguard_core::plan::Skip;
 use cguard_core::record::{Record, TAG_INCIDENT};
 use cguard_core::report::{Outcome, Report};
 use cguard_e2e::{ClassicIncident, Lab, Load, event_at, minutes_before};
 use chrono::{Duration, Utc};
 
 async fn run(lab: &Lab, event: &serde_json::Value, policy: &Policy) -> Vec<Report> {
-    let aws = lab.guard();
+    let guard = lab.guard(policy.clone());
     let mut out = Vec::new();
     for r in parse_event(event).expect("a real payload parses") {
-        out.push(remediate(&aws, &r, policy, Utc::now()).await);
+        out.push(guard.remediate(&r, Utc::now()).await);
     }
     out
 }
@@ -89,7 +89,7 @@ async fn classic_incident_is_limited_at_the_source_and_capped_and_a_duplicate_ch
         report
             .skipped
             .iter()
-            .any(|s| s.function == incident.protected && s.reason.contains("protected")),
+            .any(|s| s.function == incident.protected && s.reason == Skip::ProtectedByTag),
         "{report}"
     );
 
@@ -275,6 +275,9 @@ async fn the_global_dry_run_switch_wins_over_a_manual_apply() {
     let protected = serde_json::json!({ "dryRun": false, "functionName": incident.protected });
     let report = &run(&lab, &protected, &Policy::default()).await[0];
     assert!(report.actions.is_empty(), "{report}");
-    assert!(report.skipped[0].reason.contains("protected"));
+    assert!(matches!(
+        report.skipped[0].reason,
+        Skip::ProtectedByTag | Skip::ProtectedByList
+    ));
     assert_eq!(lab.reservation(incident.protected).await.unwrap(), None);
 }

@@ -19,7 +19,7 @@ use aws_sdk_lambda::operation::update_event_source_mapping::UpdateEventSourceMap
 use aws_sdk_lambda::types::ScalingConfig;
 use aws_smithy_mocks::mock;
 use cguard_core::model::{ApiKind, ApiTarget, Change, Current, Reservation, Route, Throttle};
-use cguard_core::ports::Actuator;
+use cguard_engine::ports::Actuator;
 use serde_json::json;
 
 use crate::common::{Rules, Wire, aws};

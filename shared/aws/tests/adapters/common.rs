@@ -14,7 +14,7 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::retry::RetryConfig;
-use cguard_aws::Aws;
+use cguard_aws::{Aws, Clients};
 
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
@@ -97,7 +97,7 @@ pub struct Rules<'a> {
 pub fn aws(rules: Rules<'_>) -> Aws {
     let retry = rules.retry.unwrap_or_else(standard_retries);
     let wire = rules.wire.unwrap_or_default();
-    Aws {
+    Aws::from_clients(Clients {
         lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, rules.lambda, |c| c
             .retry_config(retry.clone())
             .interceptor(wire.clone())),
@@ -125,8 +125,7 @@ pub fn aws(rules: Rules<'_>) -> Aws {
             rules.tagging,
             |c| c.retry_config(retry.clone()).interceptor(wire.clone())
         ),
-        metrics_insights: false,
-    }
+    })
 }
 
 /// A response as a REST-JSON service (Lambda, API Gateway) sends it: the error type in the

@@ -21,15 +21,17 @@ use aws_sdk_lambda::operation::update_event_source_mapping::UpdateEventSourceMap
 use aws_sdk_lambda::types::{AccountLimit, EventSourceMappingConfiguration, FunctionConfiguration};
 use aws_smithy_mocks::{MockResponse, Rule, mock};
 use aws_smithy_types::DateTime as SmithyTime;
-use cguard_core::alarm::{EventSource, IncidentId, Request, Subject};
 use cguard_core::config::Policy;
-use cguard_core::engine::{carry_out, remediate};
+use cguard_core::intake::{EventSource, IncidentId, Request, Subject};
 use cguard_core::model::{
     Action, ApiKind, ApiTarget, Change, FunctionFacts, Reservation, Status, Throttle, Tier,
 };
 use cguard_core::plan::Plan;
+use cguard_core::plan::{Figures, Why};
 use cguard_core::record::{Record, TAG_INCIDENT};
 use cguard_core::report::Outcome;
+use cguard_engine::Guard;
+use cguard_engine::remediate::carry_out;
 use chrono::{DateTime, Utc};
 
 use crate::common::{ACCOUNT, REGION, Rules, aws, function_arn, rest_json};
@@ -68,7 +70,11 @@ fn action(tier: Tier, change: Change) -> Action {
         function: "orders-api".into(),
         tier,
         change,
-        rationale: "cap at target 100".into(),
+        rationale: Why::Cap {
+            target: 100,
+            lowered: None,
+            offender: Figures::default(),
+        },
         status: Status::Planned,
     }
 }
@@ -479,7 +485,9 @@ async fn a_manual_request_is_remediated_end_to_end() {
     };
 
     // WHEN an operator asks to remediate orders-api
-    let report = remediate(&aws, &request, &Policy::default(), now()).await;
+    let report = Guard::new(&aws, Policy::default())
+        .remediate(&request, now())
+        .await;
 
     // THEN the queue is limited to 100 and the function capped at 100, each after its record
     assert_eq!(report.outcome, Outcome::Remediated, "{report}");

@@ -6,7 +6,7 @@ use aws_sdk_lambda::operation::get_account_settings::GetAccountSettingsOutput;
 use aws_sdk_lambda::types::AccountLimit;
 use aws_smithy_mocks::mock;
 use cguard_core::model::{ApiKind, ApiTarget, Change, Reservation, Route, Throttle};
-use cguard_core::ports::{Actuator, ErrorKind, Inventory, Ledger};
+use cguard_engine::ports::{Actuator, ErrorKind, Inventory, Ledger};
 
 use crate::common::{Rules, aws, aws_json, no_retries, rest_json};
 
@@ -194,8 +194,9 @@ async fn the_unreserved_minimum_check_is_rejected_with_aws_message() {
     // WHEN the guard caps the function
     let err = aws.apply(&cap("orders-api", 900)).await.unwrap_err();
 
-    // THEN the error is Rejected (the request must change), with AWS's message, not retried
-    assert_eq!(err.kind, ErrorKind::Rejected, "{err}");
+    // THEN the error says so in its kind (the request must change), with AWS's message, not
+    // retried
+    assert_eq!(err.kind, ErrorKind::BelowUnreservedMinimum, "{err}");
     assert!(
         err.message.contains("below its minimum value of [100]"),
         "{}",
@@ -357,5 +358,5 @@ async fn a_conflict_while_the_function_is_updating_is_transient_not_rejected() {
     let err = aws.apply(&cap("orders-api", 100)).await.unwrap_err();
 
     // THEN the error is not Rejected: the same request succeeds once the update is over
-    assert_ne!(err.kind, ErrorKind::Rejected, "{err}");
+    assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
 }

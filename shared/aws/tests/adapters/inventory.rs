@@ -12,7 +12,7 @@ use aws_sdk_lambda::types::{
 };
 use aws_smithy_mocks::{Rule, mock};
 use cguard_core::model::{AccountFacts, ApiKind, ApiTarget, Driver, Reservation, Route, Throttle};
-use cguard_core::ports::{ErrorKind, Inventory};
+use cguard_engine::ports::{ErrorKind, Inventory};
 use serde_json::json;
 
 use crate::common::{ACCOUNT, REGION, Rules, aws, function_arn, rest_json};

@@ -10,8 +10,8 @@ use aws_sdk_resourcegroupstagging::Client as Tagging;
 use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
 use aws_sdk_resourcegroupstagging::types::{ResourceTagMapping, Tag};
 use aws_smithy_mocks::mock;
-use cguard_core::ports::Ledger;
 use cguard_core::record::TAG_INCIDENT;
+use cguard_engine::ports::Ledger;
 
 use crate::common::{Rules, aws, function_arn};
 

@@ -14,9 +14,9 @@ use aws_sdk_cloudwatch::types::{
 };
 use aws_smithy_mocks::mock;
 use aws_smithy_types::DateTime as SmithyTime;
-use cguard_core::alarm::AlarmState;
+use cguard_core::intake::AlarmState;
 use cguard_core::observation::{Series, Window};
-use cguard_core::ports::Metrics;
+use cguard_engine::ports::Metrics;
 use chrono::{DateTime, Utc};
 
 use crate::common::{Rules, aws};

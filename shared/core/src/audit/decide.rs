@@ -5,8 +5,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{CALM_SHARE, Verdict, Verified};
-use crate::intake::AlarmState;
 use crate::config::Policy;
+use crate::intake::AlarmState;
 use crate::model::{Change, Current, Tier};
 use crate::observation::{FunctionUsage, Series, Window};
 use crate::record::Record;

@@ -10,8 +10,8 @@ use super::{
     CALM_SHARE, Decision, EscalateReason, Health, HoldReason, RestoreReason, Signal, Unread,
     Verdict,
 };
-use crate::intake::{AlarmState, IncidentId};
 use crate::error::Failure;
+use crate::intake::{AlarmState, IncidentId};
 use crate::model::{Action, Change, Current, Status, Tier};
 use crate::record::RecordError;
 

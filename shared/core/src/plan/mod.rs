@@ -19,9 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::intake::IncidentId;
 use crate::attribution::{Attribution, Ranked};
 use crate::config::Policy;
+use crate::intake::IncidentId;
 use crate::model::{AccountFacts, Action, Change, FunctionFacts, ResourceKey, Status, Tier};
 use crate::record::Record;
 

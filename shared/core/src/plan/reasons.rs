@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
 use super::sizing::{Floor, Lowered, NoEmergency};
-use crate::intake::IncidentId;
 use crate::attribution::Ranked;
+use crate::intake::IncidentId;
 use crate::model::{Current, TAG_KILL_SWITCH, TAG_PROTECTED, Throttle};
 use crate::record::RecordError;
 

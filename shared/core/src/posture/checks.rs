@@ -303,8 +303,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::intake::MetricRef;
     use crate::error::{ErrorKind, Failure};
+    use crate::intake::MetricRef;
     use crate::posture::report::Busy;
     use crate::posture::{ApiStage, DEFAULT_NAMESPACE, QueueMapping};
 

@@ -8,17 +8,9 @@
 //! The checks themselves are pure, one function per checklist item behind [`assess`]; they read
 //! [`PostureFacts`] and write a [`PostureReport`].
 
-use std::future::Future;
-
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::intake::MetricRef;
-use crate::config::Policy;
-use crate::error::Failure;
-use crate::model::Reservation;
-use crate::observation::Window;
-use crate::ports::{Aws, ErrorKind, PortResult};
 
 mod checks;
 mod report;
@@ -36,8 +28,8 @@ pub const BUSY_SHARE: f64 = 0.5;
 /// Minutes of peaks the busy check looks at.
 pub const BUSY_WINDOW_MINUTES: u32 = 60;
 
-// From here to the tests: the port, what it returns, the wiring settings and the async reads,
-// kept as one block because they are leaving this pure crate for the I/O layer together.
+// What the posture reads return (the port itself is `cguard_engine::ports::Posture`), and where
+// the guard is wired.
 
 /// An SQS event source mapping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,28 +62,6 @@ pub struct AlarmInfo {
     pub actions: Vec<String>,
 }
 
-/// The reads (and the one write) posture needs beyond the engine's ports.
-pub trait Posture: Sync {
-    fn function_reservation(
-        &self,
-        function: &str,
-    ) -> impl Future<Output = PortResult<Reservation>> + Send;
-    /// Every SQS event source mapping in the account (all functions), paginated.
-    fn queue_mappings(&self) -> impl Future<Output = PortResult<Vec<QueueMapping>>> + Send;
-    /// Every REST API stage, with whether it is throttled and invokes Lambda.
-    fn rest_stages(&self) -> impl Future<Output = PortResult<Vec<ApiStage>>> + Send;
-    /// Every metric alarm, paginated.
-    fn alarms(&self) -> impl Future<Output = PortResult<Vec<AlarmInfo>>> + Send;
-    /// One datapoint (unit Count).
-    fn put_metric(
-        &self,
-        namespace: &str,
-        name: &str,
-        value: f64,
-        at: DateTime<Utc>,
-    ) -> impl Future<Output = PortResult<()>> + Send;
-}
-
 /// Where the guard is wired, from the environment the stack sets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PostureSettings {
@@ -121,86 +91,6 @@ impl PostureSettings {
     pub fn from_env() -> Self {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
-}
-
-/// Reads everything the checks need, each part independently.
-pub async fn gather<A: Aws + Posture>(
-    aws: &A,
-    policy: &Policy,
-    settings: &PostureSettings,
-    now: DateTime<Utc>,
-) -> PostureFacts {
-    let busy = async {
-        let active = aws.active_functions().await?;
-        let peaks = aws
-            .peaks(&active, &Window::before(now, BUSY_WINDOW_MINUTES))
-            .await?;
-        let mut busy = Vec::new();
-        for (function, peak) in busy_candidates(&peaks, policy) {
-            let reservation = aws
-                .function_reservation(&function)
-                .await
-                .map_err(Failure::from);
-            busy.push(Busy {
-                function,
-                peak,
-                reservation,
-            });
-        }
-        Ok::<_, crate::ports::PortError>(busy)
-    };
-    let remediator = async {
-        match &settings.remediator_function {
-            Some(r) => Some(match aws.function_reservation(r).await {
-                Ok(reservation) => Ok(Some(reservation)),
-                Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Failure::from(e)),
-            }),
-            None => None,
-        }
-    };
-    let (account, busy, queues, stages, remediator, alarms) = futures::join!(
-        aws.account(),
-        busy,
-        aws.queue_mappings(),
-        aws.rest_stages(),
-        remediator,
-        aws.alarms(),
-    );
-    PostureFacts {
-        account: account.map_err(Failure::from),
-        busy: busy.map_err(Failure::from),
-        queues: queues.map_err(Failure::from),
-        stages: stages.map_err(Failure::from),
-        remediator,
-        alarms: alarms.map_err(Failure::from),
-    }
-}
-
-/// Reads and checks.
-pub async fn posture<A: Aws + Posture>(
-    aws: &A,
-    policy: &Policy,
-    settings: &PostureSettings,
-    now: DateTime<Utc>,
-) -> PostureReport {
-    let facts = gather(aws, policy, settings, now).await;
-    assess(&facts, policy, settings, now)
-}
-
-/// Publishes the finding count as `PostureFindings` in the configured namespace.
-pub async fn publish<A: Posture>(
-    aws: &A,
-    settings: &PostureSettings,
-    report: &PostureReport,
-) -> PortResult<()> {
-    aws.put_metric(
-        &settings.metrics_namespace,
-        METRIC_NAME,
-        report.findings.len() as f64,
-        report.at,
-    )
-    .await
 }
 
 #[cfg(test)]

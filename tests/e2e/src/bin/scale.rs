@@ -1,8 +1,8 @@
-//! `cguard-bench`: issue 5 — attribution cost does not grow per function.
+//! `scale`: issue 5 — attribution cost does not grow per function.
 //!
 //! Run it through `scripts/bench`, which starts the local stand-in (moto behind the CBOR proxy).
 //!
-//! - `cguard-bench table [N…]` (default 10 100 1000 5000): each N in its own region of the
+//! - `scale table [N…]` (default 10 100 1000 5000): each N in its own region of the
 //!   stand-in, so they do not mix. Seeds N functions, their `ConcurrentExecutions`,
 //!   `Invocations` and `Duration` over the 10 minutes before the alarm (one offender at 600
 //!   every minute, the others at 1 in one minute each) and the account's
@@ -12,7 +12,7 @@
 //!   AWS sample script: ListFunctions, then one GetMetricData per function. Every SDK client
 //!   carries an interceptor that counts calls by service and operation. Prints the table with
 //!   each target and PASS/MISS.
-//! - `cguard-bench rss [N] [--json]` (default 5000): a fresh process that does what the
+//! - `scale rss [N] [--json]` (default 5000): a fresh process that does what the
 //!   remediator does for one event and nothing else — build the clients from the default
 //!   chain, plan (dry run) against the region `table` seeded for N — then reads its own peak
 //!   resident set size (`VmHWM` in `/proc/self/status`). The seeding's memory is in another
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat};
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
@@ -35,12 +35,12 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::DateTime as SmithyTime;
 use aws_smithy_types::config_bag::ConfigBag;
-use cguard_core::alarm::parse_event;
 use cguard_core::config::Policy;
-use cguard_core::engine::remediate;
+use cguard_core::intake::parse_event;
 use cguard_core::observation::Window;
 use cguard_core::report::Report;
-use cguard_e2e::{Lab, event_at, minutes_before};
+use cguard_e2e::{Lab, datum, event_at, minutes_before};
+use cguard_engine::Guard;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
@@ -89,7 +89,7 @@ async fn main() -> Result<()> {
             rss(n, json_out).await
         }
         Some(other) => {
-            bail!("usage: cguard-bench [table [N…] | rss [N] [--json]] (got {other:?})")
+            bail!("usage: scale [table [N…] | rss [N] [--json]] (got {other:?})")
         }
     }
 }
@@ -115,7 +115,7 @@ impl Calls {
 
 impl Intercept for Calls {
     fn name(&self) -> &'static str {
-        "cguard-bench call counter"
+        "scale call counter"
     }
 
     fn read_before_serialization(
@@ -138,29 +138,7 @@ impl Intercept for Calls {
 /// returns one bogus series), so this measures the batched `GetMetricData` path, the one whose
 /// cost depends on the number of functions.
 fn counted_guard(config: &SdkConfig, calls: &Calls) -> cguard_aws::Aws {
-    let mut aws = cguard_aws::Aws::new(config).with_metrics_insights(false);
-    aws.lambda = aws_sdk_lambda::Client::from_conf(
-        aws_sdk_lambda::config::Builder::from(config)
-            .interceptor(calls.clone())
-            .build(),
-    );
-    aws.apigateway = aws_sdk_apigateway::Client::from_conf(
-        aws_sdk_apigateway::config::Builder::from(config)
-            .interceptor(calls.clone())
-            .build(),
-    );
-    aws.apigatewayv2 = aws_sdk_apigatewayv2::Client::from_conf(
-        aws_sdk_apigatewayv2::config::Builder::from(config)
-            .interceptor(calls.clone())
-            .build(),
-    );
-    aws.cloudwatch = counted_cloudwatch(config, calls);
-    aws.tagging = aws_sdk_resourcegroupstagging::Client::from_conf(
-        aws_sdk_resourcegroupstagging::config::Builder::from(config)
-            .interceptor(calls.clone())
-            .build(),
-    );
-    aws
+    cguard_aws::Aws::new(config).with_interceptor(calls.clone())
 }
 
 fn counted_cloudwatch(config: &SdkConfig, calls: &Calls) -> aws_sdk_cloudwatch::Client {
@@ -220,20 +198,6 @@ fn load(name: &str, index: usize, k: usize) -> Option<[(&'static str, f64); 3]> 
     }
 }
 
-fn datum(metric: &str, function: &str, t: DateTime<Utc>, value: f64) -> MetricDatum {
-    MetricDatum::builder()
-        .metric_name(metric)
-        .dimensions(
-            Dimension::builder()
-                .name("FunctionName")
-                .value(function)
-                .build(),
-        )
-        .timestamp(SmithyTime::from_secs(t.timestamp()))
-        .value(value)
-        .build()
-}
-
 /// Seeds `n` functions (the offender and `n - 1` quiet ones), their metrics for the
 /// `WINDOW_MINUTES` minutes up to `at`, and the account's `ConcurrentExecutions`. The metric
 /// loop is leaner than `Lab::function_metrics`: three metrics, 500 datums per PutMetricData
@@ -253,7 +217,7 @@ async fn seed(lab: &Lab, n: usize, at: DateTime<Utc>) -> Result<Vec<String>> {
     for (i, name) in names.iter().enumerate() {
         for (k, t) in minutes.iter().enumerate() {
             for (metric, value) in load(name, i, k).into_iter().flatten() {
-                data.push(datum(metric, name, *t, value));
+                data.push(datum(metric, &[("FunctionName", name)], *t, value));
             }
         }
     }
@@ -288,7 +252,9 @@ async fn plan(aws: &cguard_aws::Aws, event: &Value) -> Result<Report> {
         dry_run: true,
         ..Default::default()
     };
-    Ok(remediate(aws, &request, &policy, Utc::now()).await)
+    Ok(Guard::new(aws, policy)
+        .remediate(&request, Utc::now())
+        .await)
 }
 
 /// The AWS sample script's hunt: list every function (50 a page, as AWS pages them), then ask
@@ -400,17 +366,17 @@ fn mb(kb: u64) -> f64 {
 }
 
 fn cache_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.cache/bench"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.cache/bench"))
 }
 
-/// Runs `cguard-bench rss N --json` and reads its one JSON line.
+/// Runs `scale rss N --json` and reads its one JSON line.
 fn guard_in_own_process(n: usize) -> Result<GuardRun> {
     let out = std::process::Command::new(std::env::current_exe()?)
         .args(["rss", &n.to_string(), "--json"])
         .stderr(std::process::Stdio::inherit())
         .output()?;
     if !out.status.success() {
-        bail!("cguard-bench rss {n} failed ({})", out.status);
+        bail!("scale rss {n} failed ({})", out.status);
     }
     let v: Value = serde_json::from_slice(&out.stdout).context("rss --json output")?;
     Ok(GuardRun {
@@ -571,7 +537,7 @@ async fn rss(n: usize, json_out: bool) -> Result<()> {
     let path = cache_dir().join(format!("n{n}.json"));
     let saved: Value = serde_json::from_str(
         &std::fs::read_to_string(&path)
-            .with_context(|| format!("{} (run `cguard-bench table` first)", path.display()))?,
+            .with_context(|| format!("{} (run `scale table` first)", path.display()))?,
     )?;
     let region = saved["region"].as_str().context("region")?.to_owned();
     let event = saved["event"].clone();

@@ -6,14 +6,14 @@
 //!   usage of those candidates only, attribution, plan;
 //! - `every-usage`: a harsher case — attribution ranks the detailed usage of every function.
 //!
-//! `cargo bench -p cguard-bench --bench core --no-default-features` (no AWS SDK is built).
+//! `cargo bench -p cguard-core --bench core` (no AWS SDK is built).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
-use cguard_core::alarm::IncidentId;
 use cguard_core::attribution::{Scope, attribute, candidates};
 use cguard_core::config::Policy;
+use cguard_core::intake::IncidentId;
 use cguard_core::model::{
     AccountFacts, ApiKind, ApiTarget, Driver, FunctionFacts, Reservation, Route,
 };

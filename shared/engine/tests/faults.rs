@@ -4,23 +4,22 @@
 //! made without its record, a re-run must finish the rest, and a restore must return the exact
 //! original state (no reservation rather than reserved 0, no throttle, no maximum, no tags).
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use futures::executor::block_on;
 
-use cguard_core::audit::{self, AuditReport, Decision};
+use cguard_core::audit::{AuditReport, Decision};
 use cguard_core::config::Policy;
-use cguard_core::engine;
+use cguard_core::error::ErrorKind;
 use cguard_core::intake::{Request, parse_event};
 use cguard_core::model::{Action, Change, Current, Reservation, ResourceKey, Status, Tier};
 use cguard_core::observation::FunctionUsage;
-use cguard_core::ports::ErrorKind;
 use cguard_core::report::Report;
+use cguard_engine::Guard;
+use cguard_testkit::FakeAccount;
 
-use support::{Account, FUNCTION, api, function, original, owner_tags, queue};
+use cguard_testkit::hog::{FUNCTION, api, function, original, owner_tags, queue};
 
 const KINDS: [ErrorKind; 4] = [
     ErrorKind::Throttled,
@@ -62,25 +61,19 @@ fn usage() -> FunctionUsage {
     }
 }
 
-fn account() -> Account {
-    Account::new(usage())
+fn account() -> FakeAccount {
+    cguard_testkit::hog::account(usage())
 }
 
-fn remediate(aws: &Account) -> Report {
-    block_on(engine::remediate(
-        aws,
-        &request(),
-        &Policy::default(),
-        now(),
-    ))
+fn remediate(aws: &FakeAccount) -> Report {
+    block_on(Guard::new(aws, Policy::default()).remediate(&request(), now()))
 }
 
-fn restore(aws: &Account) -> AuditReport {
-    block_on(audit::restore_function(
-        aws,
-        FUNCTION,
-        now() + Duration::minutes(40),
-    ))
+fn restore(aws: &FakeAccount) -> AuditReport {
+    block_on(
+        Guard::new(aws, Policy::default())
+            .restore_function(FUNCTION, now() + Duration::minutes(40)),
+    )
 }
 
 fn escalation_policy() -> Policy {
@@ -90,12 +83,8 @@ fn escalation_policy() -> Policy {
     }
 }
 
-fn escalate(aws: &Account) -> AuditReport {
-    block_on(audit::audit(
-        aws,
-        &escalation_policy(),
-        now() + Duration::minutes(15),
-    ))
+fn escalate(aws: &FakeAccount) -> AuditReport {
+    block_on(Guard::new(aws, escalation_policy()).audit(now() + Duration::minutes(15)))
 }
 
 fn changes_of(actions: &[Action], pred: fn(&Status) -> bool) -> Vec<Change> {
@@ -161,7 +150,7 @@ fn report_matches_state(
     );
 }
 
-fn no_violations(what: &str, aws: &Account) {
+fn no_violations(what: &str, aws: &FakeAccount) {
     assert_eq!(
         aws.violations(),
         Vec::<String>::new(),
@@ -170,7 +159,7 @@ fn no_violations(what: &str, aws: &Account) {
 }
 
 /// (d) A clean restore returns the exact original state and removes every guard tag.
-fn restores_exactly(what: &str, aws: &Account) {
+fn restores_exactly(what: &str, aws: &FakeAccount) {
     let report = restore(aws);
     no_violations(what, aws);
     assert!(!report.failed(), "{what}: restore failed: {report}");
@@ -181,12 +170,12 @@ fn restores_exactly(what: &str, aws: &Account) {
         "{what}: no reservation, not reserved 0"
     );
     assert_eq!(
-        aws.tags(),
+        aws.tags(FUNCTION),
         owner_tags(),
         "{what}: guard tags left: {report}"
     );
     assert!(
-        !aws.tags()
+        !aws.tags(FUNCTION)
             .keys()
             .any(|k| k.starts_with("concurrency-guard:")),
         "{what}"
@@ -194,7 +183,7 @@ fn restores_exactly(what: &str, aws: &Account) {
 }
 
 /// A clean run: its report, and how many counted calls it made.
-fn clean_remediation() -> (Account, Report, usize) {
+fn clean_remediation() -> (FakeAccount, Report, usize) {
     let aws = account();
     let report = remediate(&aws);
     no_violations("clean", &aws);
@@ -249,7 +238,7 @@ fn remediation_case(
     // (b), and the record holds exactly what was applied.
     no_violations(&what, &aws);
     let recorded: Vec<Change> = aws
-        .record()
+        .record(FUNCTION)
         .map(|r| r.actions.values().map(|a| a.change.clone()).collect())
         .unwrap_or_default();
     assert_eq!(
@@ -283,7 +272,7 @@ fn remediation_case(
             ));
         }
     }
-    let record = aws.record().expect("a record after a re-run");
+    let record = aws.record(FUNCTION).expect("a record after a re-run");
     let resources: Vec<ResourceKey> = record
         .actions
         .values()
@@ -322,7 +311,7 @@ fn remediation_matrix() -> (usize, Vec<String>) {
 #[test]
 fn a_clean_remediation_is_recorded_and_restored_exactly() {
     let (aws, report, _) = clean_remediation();
-    let record = aws.record().unwrap();
+    let record = aws.record(FUNCTION).unwrap();
     assert_eq!(record.actions.len(), 3);
     assert_eq!(
         aws.value(&function()),
@@ -360,13 +349,13 @@ fn a_rerun_after_any_remediation_fault_completes_the_rest() {
 /// still in place; the live state is the original with the remaining actions applied.
 fn restore_matches_state(
     what: &str,
-    aws: &Account,
+    aws: &FakeAccount,
     report: &AuditReport,
     recorded: &BTreeMap<u32, Change>,
 ) {
     let entry = &report.incidents[0];
     let remaining: BTreeMap<u32, Change> = aws
-        .record()
+        .record(FUNCTION)
         .map(|r| r.actions.into_iter().map(|(i, a)| (i, a.change)).collect())
         .unwrap_or_default();
     let mut erase_failed = BTreeSet::new();
@@ -404,7 +393,7 @@ fn restore_matches_state(
     assert_eq!(aws.live(), expected, "{what}: {report}");
     assert_eq!(
         entry.closed,
-        aws.record().is_none(),
+        aws.record(FUNCTION).is_none(),
         "{what}: closed vs the tags: {report}"
     );
     if !entry.closed || !erase_failed.is_empty() {
@@ -412,7 +401,7 @@ fn restore_matches_state(
     }
 }
 
-fn restore_matrix(path: &str, setup: fn() -> Account) -> usize {
+fn restore_matrix(path: &str, setup: fn() -> FakeAccount) -> usize {
     let clean = setup();
     clean.disarm();
     let report = restore(&clean);
@@ -424,7 +413,7 @@ fn restore_matrix(path: &str, setup: fn() -> Account) -> usize {
         for kind in KINDS {
             let aws = setup();
             let recorded: BTreeMap<u32, Change> = aws
-                .record()
+                .record(FUNCTION)
                 .unwrap()
                 .actions
                 .into_iter()
@@ -445,11 +434,11 @@ fn restore_matrix(path: &str, setup: fn() -> Account) -> usize {
     cases
 }
 
-fn remediated() -> Account {
+fn remediated() -> FakeAccount {
     clean_remediation().0
 }
 
-fn escalated() -> Account {
+fn escalated() -> FakeAccount {
     let aws = remediated();
     let report = escalate(&aws);
     assert!(!report.failed(), "{report}");
@@ -502,7 +491,7 @@ fn every_escalation_call_failing_is_reported_exactly_and_a_rerun_completes_it() 
         for kind in KINDS {
             let aws = remediated();
             let before = aws.live();
-            let record_before = aws.record().unwrap();
+            let record_before = aws.record(FUNCTION).unwrap();
             aws.fail_call(k, kind);
             let report = escalate(&aws);
             let failed = aws.disarm();
@@ -529,7 +518,7 @@ fn every_escalation_call_failing_is_reported_exactly_and_a_rerun_completes_it() 
                 .map(|a| a.change.clone())
                 .collect();
             expected.extend(changes_of(&entry.escalation, applied));
-            let record = aws.record().unwrap();
+            let record = aws.record(FUNCTION).unwrap();
             assert_eq!(
                 record
                     .actions
@@ -565,7 +554,7 @@ fn every_escalation_call_failing_is_reported_exactly_and_a_rerun_completes_it() 
                 Current::Reservation(Reservation::Reserved(0)),
                 "{what}"
             );
-            let record = aws.record().unwrap();
+            let record = aws.record(FUNCTION).unwrap();
             assert_eq!(record.actions.len(), 4, "{what}: {record:?}");
             assert_eq!(
                 record

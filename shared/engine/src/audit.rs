@@ -1,0 +1,338 @@
+//! The auditor's pass over every open record: read, [`verify`](cguard_core::audit::verify_record),
+//! [`decide`](cguard_core::audit::decide), then escalate through the remediator's own planner
+//! and [`carry_out`] (so the new action is recorded first, under the same incident, with the
+//! next index), or undo the recorded actions newest first, erasing the record action by action
+//! so that a pass cut short is finished by the next one.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
+use cguard_core::attribution::Attribution;
+use cguard_core::audit::{
+    AuditError, AuditReport, Decision, Health, HoldReason, IncidentAudit, Reading, RestoreReason,
+    Undo, Verdict, Verified, decide, describe_current, respect_people, since, underneath,
+    verify_reading, verify_record,
+};
+use cguard_core::config::Policy;
+use cguard_core::model::{Change, FunctionFacts, ResourceKey, Status, Tier};
+use cguard_core::observation::{FunctionUsage, Window};
+use cguard_core::plan::{self, PlanInput, Skip};
+use cguard_core::record::{Record, RecordedAction};
+use chrono::{DateTime, Utc};
+
+use crate::Guard;
+use crate::ports::{Actuator, ErrorKind, Ports};
+use crate::remediate::carry_out;
+
+/// A function and its readable record, both verified against the live values.
+struct Loaded {
+    facts: FunctionFacts,
+    record: Record,
+}
+
+async fn read<A: Actuator>(aws: &A, change: &Change) -> Reading {
+    match aws.current(change).await {
+        Ok(c) => Reading::Value(c),
+        Err(e) if e.kind == ErrorKind::NotFound => Reading::Gone,
+        Err(e) => Reading::Unreadable(e.into()),
+    }
+}
+
+/// Reads each resource of a record once (through its newest action).
+async fn read_live<A: Actuator>(aws: &A, record: &Record) -> BTreeMap<ResourceKey, Reading> {
+    let mut live = BTreeMap::new();
+    for action in record.actions.values().rev() {
+        let key = action.change.resource();
+        if let Entry::Vacant(slot) = live.entry(key) {
+            slot.insert(read(aws, &action.change).await);
+        }
+    }
+    live
+}
+
+impl<P: Ports> Guard<P> {
+    /// One audit pass over every function that carries a record, one function at a time.
+    pub async fn audit(&self, now: DateTime<Utc>) -> AuditReport {
+        let (aws, policy) = (&self.ports, &self.policy);
+        let mut report = AuditReport::new(now, policy.dry_run);
+        let names = match aws.open_records().await {
+            Ok(n) => n,
+            Err(e) => {
+                report.errors.push(AuditError::ListRecords(e.into()));
+                return report;
+            }
+        };
+        for name in names {
+            report.incidents.push(self.audit_function(&name, now).await);
+        }
+        report
+    }
+
+    /// Restores one function now, whatever its health (an operator's `cguard restore`). Values a
+    /// person changed since are still left alone.
+    pub async fn restore_function(&self, name: &str, now: DateTime<Utc>) -> AuditReport {
+        let aws = &self.ports;
+        let mut report = AuditReport::new(now, false);
+        let mut entry = IncidentAudit::new(name);
+        let _serial = self.changes.hold().await;
+        if let Some(loaded) = load(aws, &mut entry, false, true).await {
+            entry.decision = Some(Decision::Restore {
+                why: RestoreReason::Requested,
+            });
+            undo(aws, &loaded, false, &mut entry).await;
+        }
+        report.incidents.push(entry);
+        report
+    }
+
+    async fn audit_function(&self, name: &str, now: DateTime<Utc>) -> IncidentAudit {
+        let (aws, policy) = (&self.ports, &self.policy);
+        let mut entry = IncidentAudit::new(name);
+        let _serial = self.changes.hold().await;
+        let Some(loaded) = load(aws, &mut entry, policy.dry_run, false).await else {
+            return entry;
+        };
+        let (facts, record) = (&loaded.facts, &loaded.record);
+
+        let minutes = policy.grace_minutes.max(policy.cooldown_minutes);
+        let window = Window::before(now, minutes);
+        let (alarm, usage) = futures::join!(
+            async {
+                match &record.alarm {
+                    Some(a) => aws.alarm_state(a).await,
+                    None => Ok(None),
+                }
+            },
+            aws.usage(std::slice::from_ref(&facts.name), &window)
+        );
+        let (alarm, usage) = match (alarm, usage) {
+            (Ok(a), Ok(u)) => (a, u),
+            (Err(e), _) | (_, Err(e)) => {
+                entry.errors.push(AuditError::ReadHealth(e.into()));
+                entry.decision = Some(Decision::Hold {
+                    why: HoldReason::HealthUnknown,
+                });
+                return entry;
+            }
+        };
+        if let (Some(name), None) = (&record.alarm, alarm) {
+            entry.notes.push(format!(
+                "alarm {name} no longer exists: judged on metrics alone"
+            ));
+        }
+        let usage = usage.into_iter().find(|u| u.name == facts.name);
+        let health = Health::from_usage(alarm, usage.as_ref(), policy, now);
+        let decision = respect_people(decide(record, &health, policy, now), &entry.verdicts);
+        entry.health = Some(health);
+        entry.decision = Some(decision.clone());
+        match decision {
+            Decision::Hold { .. } => {}
+            Decision::Escalate { to, .. } => {
+                escalate(aws, policy, &loaded, usage, to, now, &mut entry).await;
+            }
+            Decision::Restore { .. } => undo(aws, &loaded, policy.dry_run, &mut entry).await,
+        }
+        entry
+    }
+}
+
+/// Reads the function and its record, and verifies every action. `None` when there is nothing
+/// more to do (no function, no or unreadable record, or a record without actions — whose header
+/// is erased here). A function an operator `requested` that does not exist is an error.
+async fn load<P: Ports>(
+    aws: &P,
+    entry: &mut IncidentAudit,
+    dry_run: bool,
+    requested: bool,
+) -> Option<Loaded> {
+    let facts = match aws.function(&entry.function).await {
+        Ok(Some(f)) => f,
+        Ok(None) if requested => {
+            entry.errors.push(AuditError::NoSuchFunction);
+            return None;
+        }
+        Ok(None) => {
+            entry.notes.push("the function no longer exists".into());
+            return None;
+        }
+        Err(e) => {
+            entry.errors.push(AuditError::ReadFunction(e.into()));
+            return None;
+        }
+    };
+    let record = match Record::from_tags(&facts.tags) {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            entry.notes.push("no record (restored meanwhile)".into());
+            return None;
+        }
+        Err(e) => {
+            entry.errors.push(AuditError::UnreadableRecord(e));
+            return None;
+        }
+    };
+    entry.incident = Some(record.incident.clone());
+    entry.opened_at = Some(record.opened_at);
+    entry.alarm.clone_from(&record.alarm);
+
+    if record.actions.is_empty() {
+        entry.decision = Some(Decision::Restore {
+            why: RestoreReason::EmptyRecord,
+        });
+        close(aws, &Loaded { facts, record }, dry_run, entry).await;
+        return None;
+    }
+    let live = read_live(aws, &record).await;
+    let verdicts = verify_record(&record, &live);
+    entry.verdicts = record
+        .actions
+        .iter()
+        .map(|(i, a)| Verified {
+            index: *i,
+            tier: a.tier,
+            change: a.change.clone(),
+            at: a.at,
+            verdict: verdicts[i].clone(),
+        })
+        .collect();
+    for v in &entry.verdicts {
+        if let Verdict::Drifted { current } = &v.verdict {
+            entry.notes.push(format!(
+                "action #{} ({}) was changed since by a person: now {}; their value is left alone",
+                v.index,
+                v.change.describe(),
+                describe_current(current)
+            ));
+        }
+    }
+    Some(Loaded { facts, record })
+}
+
+/// One more tier, planned and recorded exactly as the remediator does it.
+async fn escalate<P: Ports>(
+    aws: &P,
+    policy: &Policy,
+    Loaded { facts, record }: &Loaded,
+    usage: Option<FunctionUsage>,
+    to: Tier,
+    now: DateTime<Utc>,
+    entry: &mut IncidentAudit,
+) {
+    let recent = Window::before(now, policy.grace_minutes);
+    let usage = usage.map_or_else(
+        || FunctionUsage {
+            name: facts.name.clone(),
+            ..Default::default()
+        },
+        |u| since(&u, recent.start),
+    );
+    let (account, peaks) = futures::join!(aws.account(), aws.peaks(&[], &recent));
+    let account = account.unwrap_or_else(|e| {
+        entry
+            .notes
+            .push(format!("account settings unavailable ({e})"));
+        Default::default()
+    });
+    let account_peak = peaks.map(|p| p.account).unwrap_or_else(|e| {
+        entry.notes.push(format!(
+            "account peak unavailable ({e}): no emergency can be established"
+        ));
+        None
+    });
+    let attribution = Attribution::single(&usage, account_peak);
+    let all_facts = BTreeMap::from([(facts.name.clone(), facts.clone())]);
+    let mut plan = plan::plan(&PlanInput {
+        incident: &record.incident,
+        attribution: &attribution,
+        facts: &all_facts,
+        account,
+        policy,
+        escalate_to: Some(to),
+    });
+    if !policy.dry_run {
+        carry_out(aws, &mut plan, &all_facts, record, now).await;
+    }
+    entry.escalation = plan.actions;
+    entry.notes.extend(plan.notes);
+    entry.notes.extend(
+        plan.skipped
+            .into_iter()
+            .map(|s| format!("{}: {}", s.function, s.reason)),
+    );
+}
+
+/// Undoes the recorded actions newest first, erasing each one's tags once it is settled; stops
+/// at the first failure and keeps what remains for the next pass. Closes the record when all
+/// its actions are settled.
+async fn undo<P: Ports>(aws: &P, loaded: &Loaded, dry_run: bool, entry: &mut IncidentAudit) {
+    let Loaded { facts, record } = loaded;
+    let mut live: BTreeMap<ResourceKey, Reading> = BTreeMap::new();
+    for (index, action) in record.actions.iter().rev() {
+        let RecordedAction { tier, change, .. } = action;
+        let key = change.resource();
+        let reading = match live.remove(&key) {
+            Some(r) => r,
+            None => read(aws, change).await,
+        };
+        let verdict = verify_reading(change, &reading);
+        let mut step = Undo {
+            index: *index,
+            tier: *tier,
+            change: change.inverse(),
+            status: Status::Planned,
+        };
+        step.status = match &verdict {
+            Verdict::InPlace if dry_run => Status::Planned,
+            Verdict::InPlace => match aws.apply(&step.change).await {
+                Ok(()) => Status::Applied,
+                Err(e) => Status::Failed(format!(
+                    "not restored: {e}; the record is kept for the next pass"
+                )),
+            },
+            Verdict::NotApplied => Status::Skipped(Skip::NeverApplied),
+            Verdict::Drifted { current } => Status::Skipped(Skip::PersonsValue(current.clone())),
+            Verdict::Gone => Status::Skipped(Skip::Gone),
+            Verdict::Unreadable { why } => Status::Failed(format!(
+                "not restored: could not read the current value ({why}); the record is kept for the next pass"
+            )),
+        };
+        if matches!(step.status, Status::Failed(_)) {
+            entry.restore.push(step);
+            return;
+        }
+        if !dry_run && let Err(e) = aws.erase(&facts.arn, &Record::action_keys(*index)).await {
+            step.status = Status::Failed(format!(
+                "{}, but its record could not be erased ({e}); the next pass erases it",
+                match &step.status {
+                    Status::Applied => "restored".to_owned(),
+                    Status::Skipped(why) => why.to_string(),
+                    _ => String::new(),
+                }
+            ));
+            entry.restore.push(step);
+            return;
+        }
+        live.insert(key, underneath(change, &verdict, reading));
+        entry.restore.push(step);
+    }
+    close(aws, loaded, dry_run, entry).await;
+}
+
+/// Erases the record's header once no action tags remain.
+async fn close<P: Ports>(aws: &P, loaded: &Loaded, dry_run: bool, entry: &mut IncidentAudit) {
+    let Loaded { facts, record } = loaded;
+    if dry_run {
+        entry
+            .notes
+            .push("dry run: nothing restored, the record is kept".into());
+        return;
+    }
+    let header = Record {
+        actions: BTreeMap::new(),
+        ..record.clone()
+    };
+    match aws.erase(&facts.arn, &header.all_keys()).await {
+        Ok(()) => entry.closed = true,
+        Err(e) => entry.errors.push(AuditError::EraseHeader(e.into())),
+    }
+}

@@ -1,0 +1,252 @@
+//! One request through observation → attribution → plan → record → change, over the
+//! [`ports`](crate::ports). No decision is made here that `cguard_core::plan` could make: this
+//! module only sequences reads and writes, and keeps the report honest.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+
+use cguard_core::attribution::{self, Scope};
+use cguard_core::config::Policy;
+use cguard_core::intake::{AlarmState, Request, Subject};
+use cguard_core::model::{Action, Change, FunctionFacts, Status};
+use cguard_core::observation::{Observation, Window};
+use cguard_core::plan::{self, Plan, PlanInput};
+use cguard_core::record::{Record, RecordedAction};
+use cguard_core::report::{AlarmSummary, Report};
+
+use crate::Guard;
+use crate::ports::{ErrorKind, PortError, Ports};
+
+/// Handles one request end to end and reports what happened. Never panics on AWS failures:
+/// they end up in the report, with exactly what was and was not changed.
+impl<P: Ports> Guard<P> {
+    pub async fn remediate(&self, request: &Request, now: DateTime<Utc>) -> Report {
+        let (aws, policy) = (&self.ports, &self.policy);
+        let dry_run = policy.dry_run || request.dry_run;
+        let incident = request.incident_id();
+        let mut report = Report::new(incident.clone(), request.source, dry_run);
+        let (scope, at, alarm_name, opened_at) = match &request.subject {
+            Subject::Alarm(alarm) => {
+                report.alarm = Some(AlarmSummary::from(alarm));
+                if alarm.state != AlarmState::Alarm {
+                    report.notes.push(format!(
+                    "alarm state is {}: nothing to do (the auditor restores once metrics stay healthy)",
+                    alarm.state
+                ));
+                    return report;
+                }
+                (
+                    Scope::of(alarm),
+                    alarm.changed_at,
+                    Some(alarm.name.clone()),
+                    alarm.changed_at,
+                )
+            }
+            Subject::Function { name, requested_at } => {
+                report.function = Some(name.clone());
+                (
+                    Scope::Function {
+                        function: name.clone(),
+                    },
+                    now,
+                    None,
+                    *requested_at,
+                )
+            }
+        };
+        report.scope = Some(scope.clone());
+        if let Scope::Unrelated { why } = &scope {
+            report.notes.push(format!("{why}: nothing to do"));
+            return report;
+        }
+
+        let window = Window::before(at, policy.window_minutes);
+        report.window = Some(window);
+        let (account, observation) =
+            futures::join!(aws.account(), observe(aws, &scope, &window, policy));
+        let account = account.unwrap_or_else(|e| {
+            report
+                .notes
+                .push(format!("account settings unavailable ({e})"));
+            Default::default()
+        });
+        report.account = account;
+        let observation = match observation {
+            Ok(o) => o,
+            Err(e) => {
+                return report.aborted(format!(
+                    "could not read CloudWatch metrics, nothing changed: {e}"
+                ));
+            }
+        };
+
+        let attribution = attribution::attribute(&scope, &observation, policy);
+        report.account_peak = attribution.account_peak;
+        report.ranking = attribution.ranking.clone();
+        report.offenders = attribution
+            .offenders
+            .iter()
+            .map(|o| o.function.clone())
+            .collect();
+        if attribution.offenders.is_empty() {
+            report.notes.push(format!(
+            "no offender: no function holds {:.0}% of the account's peak and more than the target {}",
+            policy.offender_share * 100.0,
+            policy.target_concurrency
+        ));
+            return report;
+        }
+
+        let _serial = self.changes.hold().await;
+        let facts = match gather_facts(aws, &report.offenders).await {
+            Ok(f) => f,
+            Err(e) => {
+                return report.aborted(format!(
+                    "could not read the offenders' configuration, nothing changed: {e}"
+                ));
+            }
+        };
+        report.drivers = facts
+            .iter()
+            .map(|(n, f)| (n.clone(), f.drivers.clone()))
+            .collect();
+
+        let mut plan = plan::plan(&PlanInput {
+            incident: &incident,
+            attribution: &attribution,
+            facts: &facts,
+            account,
+            policy,
+            escalate_to: None,
+        });
+        if !dry_run {
+            let header = Record::new(incident, opened_at, alarm_name);
+            carry_out(aws, &mut plan, &facts, &header, now).await;
+        }
+        report.actions = plan.actions;
+        report.skipped = plan.skipped;
+        report.notes.extend(plan.notes);
+        report.settle();
+        report
+    }
+}
+
+/// Two batched reads: every active function's peak, then details for the few candidates.
+async fn observe<P: Ports>(
+    aws: &P,
+    scope: &Scope,
+    window: &Window,
+    policy: &Policy,
+) -> Result<Observation, PortError> {
+    let ranked = aws
+        .top_peaks(
+            window,
+            attribution::RANKING_SIZE.max(policy.max_offenders + 1),
+        )
+        .await;
+    let peaks = match ranked {
+        Ok(Some(peaks)) if !peaks.functions.is_empty() => peaks,
+        // Insights unavailable (disabled, window older than 3 hours, or failed): one batched
+        // query per 500 active functions instead.
+        _ => {
+            let active = aws.active_functions().await?;
+            aws.peaks(&active, window).await?
+        }
+    };
+    let candidates = attribution::candidates(scope, &peaks, policy);
+    let usage = aws.usage(&candidates, window).await?;
+    Ok(Observation {
+        window: *window,
+        peaks,
+        usage,
+    })
+}
+
+/// Reads the offenders concurrently (there are at most `max_offenders`).
+pub(crate) async fn gather_facts<P: Ports>(
+    aws: &P,
+    names: &[String],
+) -> Result<BTreeMap<String, FunctionFacts>, PortError> {
+    let found = join_all(names.iter().map(|n| aws.function(n))).await;
+    let mut facts = BTreeMap::new();
+    for f in found {
+        if let Some(f) = f? {
+            facts.insert(f.name.clone(), f);
+        }
+    }
+    Ok(facts)
+}
+
+/// Records, then changes, each planned action in order. A change is never made without its
+/// record; a change that fails has its record taken back (or, if that fails too, left as a
+/// record of a change that was not made, which a restore treats as already undone).
+pub async fn carry_out<P: Ports>(
+    aws: &P,
+    plan: &mut Plan,
+    facts: &BTreeMap<String, FunctionFacts>,
+    header: &Record,
+    now: DateTime<Utc>,
+) {
+    let mut next_index: BTreeMap<String, u32> = BTreeMap::new();
+    for action in plan
+        .actions
+        .iter_mut()
+        .filter(|a| a.status == Status::Planned)
+    {
+        let Some(f) = facts.get(&action.function) else {
+            continue;
+        };
+        let existing = Record::from_tags(&f.tags).ok().flatten();
+        let index = next_index
+            .entry(f.name.clone())
+            .or_insert_with(|| existing.as_ref().map_or(0, Record::next_index));
+        let recorded = RecordedAction {
+            tier: action.tier,
+            change: action.change.clone(),
+            at: now,
+        };
+        let mut tags = match Record::action_tags(*index, &recorded) {
+            Ok(t) => t,
+            Err(e) => {
+                action.status = Status::Failed(format!("not changed: {e}"));
+                continue;
+            }
+        };
+        if existing.is_none() && *index == 0 {
+            tags.extend(header.header_tags());
+        }
+        if let Err(e) = aws.write(&f.arn, &tags).await {
+            action.status = Status::Failed(format!(
+                "not changed: could not record the previous value first: {e}"
+            ));
+            continue;
+        }
+        let this = *index;
+        *index += 1;
+        match aws.apply(&action.change).await {
+            Ok(()) => action.status = Status::Applied,
+            Err(e) => {
+                action.status = Status::Failed(failure(&e, action));
+                if let Err(e2) = aws.erase(&f.arn, &Record::action_keys(this)).await {
+                    plan.notes.push(format!(
+                        "{}: record {} of a change that was not made remains ({e2}); restoring it is a no-op",
+                        f.name, this
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn failure(e: &PortError, action: &Action) -> String {
+    match (e.kind, &action.change) {
+        (ErrorKind::BelowUnreservedMinimum, Change::Reservation { .. }) => {
+            format!(
+                "not changed: AWS rejected the reservation because of the account's unreserved minimum: {e}"
+            )
+        }
+        _ => format!("not changed: {e}"),
+    }
+}

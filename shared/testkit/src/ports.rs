@@ -1,0 +1,205 @@
+//! Every port of `cguard-engine`, answered from [`State`](crate::State).
+
+use std::collections::BTreeMap;
+
+use cguard_core::error::{ErrorKind, PortError, PortResult};
+use cguard_core::intake::AlarmState;
+use cguard_core::model::ResourceKey;
+use cguard_core::model::{AccountFacts, Change, Current, Driver, FunctionFacts, Reservation};
+use cguard_core::observation::{FunctionUsage, Peaks, Window};
+use cguard_core::posture::{AlarmInfo, ApiStage, QueueMapping};
+use cguard_core::record::{Record, TAG_INCIDENT};
+use cguard_engine::ports::{Actuator, Inventory, Ledger, Metrics, Posture};
+use chrono::{DateTime, Utc};
+
+use crate::{FakeAccount, FakeFunction, State};
+
+impl Metrics for FakeAccount {
+    /// The fake has no Metrics Insights: the engine takes the batched path.
+    async fn top_peaks(&self, _: &Window, _: usize) -> PortResult<Option<Peaks>> {
+        let _counted = self.read();
+        Ok(None)
+    }
+
+    async fn active_functions(&self) -> PortResult<Vec<String>> {
+        Ok(self.read().functions.keys().cloned().collect())
+    }
+
+    async fn peaks(&self, _: &[String], _: &Window) -> PortResult<Peaks> {
+        let s = self.read();
+        Ok(Peaks {
+            account: s.account_peak,
+            functions: s
+                .functions
+                .values()
+                .filter_map(|f| Some((f.name.clone(), f.peak_concurrency()?)))
+                .collect(),
+        })
+    }
+
+    async fn usage(&self, functions: &[String], _: &Window) -> PortResult<Vec<FunctionUsage>> {
+        let s = self.read();
+        Ok(functions
+            .iter()
+            .filter_map(|f| s.functions.get(f)?.usage.clone())
+            .collect())
+    }
+
+    async fn alarm_state(&self, _: &str) -> PortResult<Option<AlarmState>> {
+        Ok(self.read().alarm)
+    }
+}
+
+impl Inventory for FakeAccount {
+    async fn account(&self) -> PortResult<AccountFacts> {
+        let s = self.read();
+        Ok(AccountFacts {
+            limit: Some(s.limit),
+            unreserved: Some(s.limit - s.reserved_total()),
+        })
+    }
+
+    async fn function(&self, name: &str) -> PortResult<Option<FunctionFacts>> {
+        let s = self.read();
+        Ok(s.functions.get(name).map(|f| facts(&s, f)))
+    }
+}
+
+/// What `GetFunction` and friends would say of `f` now.
+fn facts(s: &State, f: &FakeFunction) -> FunctionFacts {
+    let reservation = match s.live.get(&ResourceKey::Function(f.name.clone())) {
+        Some(Current::Reservation(r)) => *r,
+        _ => Reservation::Unreserved,
+    };
+    let apis = f.apis.iter().map(|target| Driver::Api {
+        target: target.clone(),
+        current: match s.live.get(&ResourceKey::Api(target.clone())) {
+            Some(Current::Throttle(t)) => *t,
+            _ => None,
+        },
+        shared_entry: false,
+    });
+    let queues = f.queues.iter().map(|(uuid, source_arn)| Driver::Queue {
+        uuid: uuid.clone(),
+        source_arn: source_arn.clone(),
+        maximum_concurrency: match s.live.get(&ResourceKey::Queue(uuid.clone())) {
+            Some(Current::QueueConcurrency(m)) => *m,
+            _ => None,
+        },
+    });
+    FunctionFacts {
+        name: f.name.clone(),
+        arn: f.arn.clone(),
+        reservation,
+        tags: f.tags.clone(),
+        drivers: apis.chain(queues).collect(),
+    }
+}
+
+impl Actuator for FakeAccount {
+    async fn apply(&self, change: &Change) -> PortResult<()> {
+        let mut s = self.state();
+        s.call(format!("apply {}", change.describe()))?;
+        let key = change.resource();
+        if s.fail_apply_on.as_ref() == Some(&key) {
+            return Err(PortError::new("apply", ErrorKind::Unavailable, "injected"));
+        }
+        if !s.live.contains_key(&key) {
+            return Err(PortError::new("apply", ErrorKind::NotFound, "gone"));
+        }
+        // No change without its record: some function's record must hold it now.
+        let recorded = s.functions.values().any(|f| {
+            Record::from_tags(&f.tags).ok().flatten().is_some_and(|r| {
+                r.actions
+                    .values()
+                    .any(|a| a.change == *change || a.change.inverse() == *change)
+            })
+        });
+        if !recorded {
+            let violation = format!("changed without a record: {}", change.describe());
+            s.violations.push(violation);
+        }
+        s.live.insert(key, change.applied_value());
+        Ok(())
+    }
+
+    async fn current(&self, change: &Change) -> PortResult<Current> {
+        let mut s = self.state();
+        s.call(format!("current {:?}", change.resource()))?;
+        s.live
+            .get(&change.resource())
+            .cloned()
+            .ok_or_else(|| PortError::new("current", ErrorKind::NotFound, "gone"))
+    }
+}
+
+impl Ledger for FakeAccount {
+    async fn write(&self, arn: &str, tags: &BTreeMap<String, String>) -> PortResult<()> {
+        let mut s = self.state();
+        s.call(format!("write {:?}", tags.keys().collect::<Vec<_>>()))?;
+        s.by_arn(arn)?.tags.extend(tags.clone());
+        Ok(())
+    }
+
+    async fn erase(&self, arn: &str, keys: &[String]) -> PortResult<()> {
+        let mut s = self.state();
+        s.call(format!("erase {keys:?}"))?;
+        let function = s.by_arn(arn)?;
+        for k in keys {
+            function.tags.remove(k);
+        }
+        Ok(())
+    }
+
+    async fn open_records(&self) -> PortResult<Vec<String>> {
+        Ok(self
+            .read()
+            .functions
+            .values()
+            .filter(|f| f.tags.contains_key(TAG_INCIDENT))
+            .map(|f| f.name.clone())
+            .collect())
+    }
+}
+
+impl Posture for FakeAccount {
+    async fn function_reservation(&self, function: &str) -> PortResult<Reservation> {
+        match self
+            .read()
+            .live
+            .get(&ResourceKey::Function(function.into()))
+        {
+            Some(Current::Reservation(r)) => Ok(*r),
+            _ => Err(PortError::new(
+                "GetFunctionConcurrency",
+                ErrorKind::NotFound,
+                format!("no such function {function}"),
+            )),
+        }
+    }
+
+    async fn queue_mappings(&self) -> PortResult<Vec<QueueMapping>> {
+        Ok(self.read().queue_mappings.clone())
+    }
+
+    async fn rest_stages(&self) -> PortResult<Vec<ApiStage>> {
+        Ok(self.read().rest_stages.clone())
+    }
+
+    async fn alarms(&self) -> PortResult<Vec<AlarmInfo>> {
+        Ok(self.read().alarms.clone())
+    }
+
+    async fn put_metric(
+        &self,
+        namespace: &str,
+        name: &str,
+        value: f64,
+        _: DateTime<Utc>,
+    ) -> PortResult<()> {
+        self.state()
+            .published
+            .push((namespace.into(), name.into(), value));
+        Ok(())
+    }
+}
