@@ -19,7 +19,9 @@ pub fn report_metrics(namespace: &str, report: &Report, at: DateTime<Utc>) -> Ve
     )];
     let mut counts: std::collections::BTreeMap<(u8, &str), f64> = Default::default();
     for a in &report.actions {
-        *counts.entry((a.tier as u8, status(&a.status))).or_default() += 1.0;
+        *counts
+            .entry((a.tier as u8, Status::name(&a.status)))
+            .or_default() += 1.0;
     }
     for ((tier, status), n) in counts {
         lines.push(doc(
@@ -45,12 +47,16 @@ pub fn audit_metrics(
     for i in &report.incidents {
         for a in &i.escalation {
             *counts
-                .entry(("Escalations", (a.tier as u8).to_string(), status(&a.status)))
+                .entry((
+                    "Escalations",
+                    (a.tier as u8).to_string(),
+                    Status::name(&a.status),
+                ))
                 .or_default() += 1.0;
         }
         for u in &i.restore {
             *counts
-                .entry(("Restores", String::new(), status(&u.status)))
+                .entry(("Restores", String::new(), Status::name(&u.status)))
                 .or_default() += 1.0;
         }
     }
@@ -81,15 +87,6 @@ pub fn audit_metrics(
     let failed = if report.failed() { 1.0 } else { 0.0 };
     lines.push(doc(namespace, at, &[], "AuditFailures", json!({}), failed));
     lines
-}
-
-fn status(s: &Status) -> &'static str {
-    match s {
-        Status::Planned => "planned",
-        Status::Applied => "applied",
-        Status::Skipped(_) => "skipped",
-        Status::Failed(_) => "failed",
-    }
 }
 
 fn outcome(o: Outcome) -> &'static str {
@@ -152,7 +149,9 @@ mod tests {
         r.actions = vec![
             action(Status::Applied),
             action(Status::Applied),
-            action(Status::Failed("x".into())),
+            action(Status::Failed(crate::fault::Fault::Unread(
+                crate::audit::Unread::NotRead,
+            ))),
         ];
         r.settle();
         let lines = report_metrics("ConcurrencyGuard", &r, Utc::now());

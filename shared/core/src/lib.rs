@@ -9,7 +9,7 @@
 //! - [`record`]: previous values stored as tags before anything changes;
 //! - [`report`]: the one JSON document (and human summary) per alarm;
 //! - [`audit`]: the auditor's verify and decide; [`posture`]: the production checklist;
-//! - [`error`]: how an AWS call failed, as values.
+//! - [`error`]: how an AWS call failed, and [`fault`]: what that left undone, as values.
 //!
 //! Nothing here is async and nothing calls anything: the use-cases that read, call this crate
 //! and carry its decisions out live in `cguard-engine`, over ports that crate defines.
@@ -22,6 +22,7 @@ pub mod config;
 pub mod drivers;
 pub mod emf;
 pub mod error;
+pub mod fault;
 pub mod intake;
 pub mod model;
 pub mod observation;

@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fault::Fault;
 use crate::plan::{Skip, Why};
 
 /// Tag that puts a function (and its APIs and mappings) out of the guard's reach.
@@ -369,10 +370,22 @@ pub enum Status {
     Planned,
     Applied,
     Skipped(Skip),
-    Failed(String),
+    Failed(Fault),
 }
 
 /// How a report shows a status to a person (a dry run adds its own mark to `PLANNED`).
+impl Status {
+    /// The status's name in reports and metric dimensions (`planned`, `applied`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Planned => "planned",
+            Self::Applied => "applied",
+            Self::Skipped(_) => "skipped",
+            Self::Failed(_) => "failed",
+        }
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -458,8 +471,8 @@ mod tests {
         assert_eq!(Status::Planned.to_string(), "PLANNED");
         assert_eq!(Status::Applied.to_string(), "APPLIED");
         assert_eq!(
-            Status::Failed("not changed".into()).to_string(),
-            "FAILED: not changed"
+            Status::Failed(Fault::Unread(crate::audit::Unread::NotRead)).to_string(),
+            "FAILED: not restored: could not read the current value (not read); the record is kept for the next pass"
         );
     }
 

@@ -10,10 +10,11 @@ use std::collections::btree_map::Entry;
 use cguard_core::attribution::Attribution;
 use cguard_core::audit::{
     AuditError, AuditReport, Decision, Health, HoldReason, IncidentAudit, Reading, RestoreReason,
-    Undo, Verdict, Verified, decide, describe_current, respect_people, since, underneath,
-    verify_reading, verify_record,
+    Undo, Verdict, Verified, decide, respect_people, since, underneath, verify_reading,
+    verify_record,
 };
 use cguard_core::config::Policy;
+use cguard_core::fault::Fault;
 use cguard_core::model::{Change, FunctionFacts, ResourceKey, Status, Tier};
 use cguard_core::observation::{FunctionUsage, Window};
 use cguard_core::plan::{self, PlanInput, Skip};
@@ -201,7 +202,7 @@ async fn load<P: Ports>(
                 "action #{} ({}) was changed since by a person: now {}; their value is left alone",
                 v.index,
                 v.change.describe(),
-                describe_current(current)
+                current
             ));
         }
     }
@@ -285,30 +286,26 @@ async fn undo<P: Ports>(aws: &P, loaded: &Loaded, dry_run: bool, entry: &mut Inc
             Verdict::InPlace if dry_run => Status::Planned,
             Verdict::InPlace => match aws.apply(&step.change).await {
                 Ok(()) => Status::Applied,
-                Err(e) => Status::Failed(format!(
-                    "not restored: {e}; the record is kept for the next pass"
-                )),
+                Err(e) => Status::Failed(Fault::NotRestored(e.into())),
             },
             Verdict::NotApplied => Status::Skipped(Skip::NeverApplied),
             Verdict::Drifted { current } => Status::Skipped(Skip::PersonsValue(current.clone())),
             Verdict::Gone => Status::Skipped(Skip::Gone),
-            Verdict::Unreadable { why } => Status::Failed(format!(
-                "not restored: could not read the current value ({why}); the record is kept for the next pass"
-            )),
+            Verdict::Unreadable { why } => Status::Failed(Fault::Unread(why.clone())),
         };
         if matches!(step.status, Status::Failed(_)) {
             entry.restore.push(step);
             return;
         }
         if !dry_run && let Err(e) = aws.erase(&facts.arn, &Record::action_keys(*index)).await {
-            step.status = Status::Failed(format!(
-                "{}, but its record could not be erased ({e}); the next pass erases it",
-                match &step.status {
-                    Status::Applied => "restored".to_owned(),
-                    Status::Skipped(why) => why.to_string(),
-                    _ => String::new(),
-                }
-            ));
+            let skipped = match &step.status {
+                Status::Skipped(why) => Some(why.clone()),
+                _ => None,
+            };
+            step.status = Status::Failed(Fault::RecordNotErased {
+                skipped,
+                error: e.into(),
+            });
             entry.restore.push(step);
             return;
         }

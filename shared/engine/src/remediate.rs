@@ -9,6 +9,7 @@ use futures::future::join_all;
 
 use cguard_core::attribution::{self, Scope};
 use cguard_core::config::Policy;
+use cguard_core::fault::Fault;
 use cguard_core::intake::{AlarmState, Request, Subject};
 use cguard_core::model::{Action, Change, FunctionFacts, Status};
 use cguard_core::observation::{Observation, Window};
@@ -210,7 +211,7 @@ pub async fn carry_out<P: Ports>(
         let mut tags = match Record::action_tags(*index, &recorded) {
             Ok(t) => t,
             Err(e) => {
-                action.status = Status::Failed(format!("not changed: {e}"));
+                action.status = Status::Failed(Fault::Unrecordable(e));
                 continue;
             }
         };
@@ -218,9 +219,7 @@ pub async fn carry_out<P: Ports>(
             tags.extend(header.header_tags());
         }
         if let Err(e) = aws.write(&f.arn, &tags).await {
-            action.status = Status::Failed(format!(
-                "not changed: could not record the previous value first: {e}"
-            ));
+            action.status = Status::Failed(Fault::NotRecorded(e.into()));
             continue;
         }
         let this = *index;
@@ -228,7 +227,7 @@ pub async fn carry_out<P: Ports>(
         match aws.apply(&action.change).await {
             Ok(()) => action.status = Status::Applied,
             Err(e) => {
-                action.status = Status::Failed(failure(&e, action));
+                action.status = Status::Failed(failure(e, action));
                 if let Err(e2) = aws.erase(&f.arn, &Record::action_keys(this)).await {
                     plan.notes.push(format!(
                         "{}: record {} of a change that was not made remains ({e2}); restoring it is a no-op",
@@ -240,13 +239,11 @@ pub async fn carry_out<P: Ports>(
     }
 }
 
-fn failure(e: &PortError, action: &Action) -> String {
+fn failure(e: PortError, action: &Action) -> Fault {
     match (e.kind, &action.change) {
         (ErrorKind::BelowUnreservedMinimum, Change::Reservation { .. }) => {
-            format!(
-                "not changed: AWS rejected the reservation because of the account's unreserved minimum: {e}"
-            )
+            Fault::BelowUnreservedMinimum(e.into())
         }
-        _ => format!("not changed: {e}"),
+        _ => Fault::NotChanged(e.into()),
     }
 }

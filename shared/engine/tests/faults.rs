@@ -12,6 +12,7 @@ use futures::executor::block_on;
 use cguard_core::audit::{AuditReport, Decision};
 use cguard_core::config::Policy;
 use cguard_core::error::ErrorKind;
+use cguard_core::fault::Fault;
 use cguard_core::intake::{Request, parse_event};
 use cguard_core::model::{Action, Change, Current, Reservation, ResourceKey, Status, Tier};
 use cguard_core::observation::FunctionUsage;
@@ -231,7 +232,7 @@ fn remediation_case(
     assert!(report.failed(), "{what}: a failure must show: {report}");
     assert!(
         report.actions.iter().any(
-            |a| matches!(&a.status, Status::Failed(why) if why.contains(&format!("{kind:?}")))
+            |a| matches!(&a.status, Status::Failed(f) if f.failure().is_some_and(|e| e.kind == kind))
         ),
         "{what}: the failed action names the error: {report}"
     );
@@ -366,11 +367,10 @@ fn restore_matches_state(
             Status::Applied => {
                 settled.insert(step.index);
             }
-            Status::Failed(why) if why.contains("could not be erased") => {
-                assert!(why.starts_with("restored"), "{what}: {why}");
+            Status::Failed(Fault::RecordNotErased { skipped: None, .. }) => {
                 erase_failed.insert(step.index);
             }
-            Status::Failed(why) => assert!(why.contains("not restored"), "{what}: {why}"),
+            Status::Failed(Fault::NotRestored(_) | Fault::Unread(_)) => {}
             other => panic!("{what}: unexpected restore step {other:?}"),
         }
     }

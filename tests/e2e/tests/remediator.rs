@@ -8,6 +8,7 @@
 //! - `remove` patch operations are ignored: restoring "no REST throttle" is tested with mocks.
 
 use cguard_core::config::Policy;
+use cguard_core::fault::Fault;
 use cguard_core::intake::parse_event;
 use cguard_core::model::{Change, Reservation, Status, Tier};
 use cguard_core::plan::Skip;
@@ -231,7 +232,10 @@ async fn a_rejected_cap_is_reported_and_leaves_no_record_of_a_change_not_made() 
         .find(|a| a.tier == Tier::Reservation)
         .unwrap();
     assert!(
-        matches!(&cap.status, Status::Failed(why) if why.contains("unreserved minimum")),
+        matches!(
+            &cap.status,
+            Status::Failed(Fault::BelowUnreservedMinimum(_))
+        ),
         "{cap:?}"
     );
     assert_eq!(lab.reservation(incident.offender).await.unwrap(), None);

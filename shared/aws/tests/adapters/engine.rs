@@ -22,6 +22,7 @@ use aws_sdk_lambda::types::{AccountLimit, EventSourceMappingConfiguration, Funct
 use aws_smithy_mocks::{MockResponse, Rule, mock};
 use aws_smithy_types::DateTime as SmithyTime;
 use cguard_core::config::Policy;
+use cguard_core::fault::Fault;
 use cguard_core::intake::{EventSource, IncidentId, Request, Subject};
 use cguard_core::model::{
     Action, ApiKind, ApiTarget, Change, FunctionFacts, Reservation, Status, Throttle, Tier,
@@ -194,11 +195,10 @@ async fn a_change_whose_record_cannot_be_written_is_not_made() {
     );
     assert_eq!(untag.num_calls(), 0, "nothing to take back");
     assert_eq!(tag.num_calls(), 1);
-    let Status::Failed(why) = &plan.actions[0].status else {
-        panic!("expected Failed, got {:?}", plan.actions[0].status)
+    let Status::Failed(Fault::NotRecorded(why)) = &plan.actions[0].status else {
+        panic!("expected NotRecorded, got {:?}", plan.actions[0].status)
     };
-    assert!(why.contains("could not record"), "{why}");
-    assert!(why.contains("not changed"), "{why}");
+    assert_eq!(why.operation, "lambda:TagResource", "{why}");
 }
 
 #[tokio::test]
@@ -236,11 +236,16 @@ async fn a_reservation_rejected_for_the_unreserved_minimum_fails_and_its_record_
     carry_out(&aws, &mut plan, &facts(), &header(), now()).await;
 
     // THEN the action failed naming the unreserved minimum, with AWS's own message
-    let Status::Failed(why) = &plan.actions[0].status else {
-        panic!("expected Failed, got {:?}", plan.actions[0].status)
+    let Status::Failed(Fault::BelowUnreservedMinimum(why)) = &plan.actions[0].status else {
+        panic!(
+            "expected BelowUnreservedMinimum, got {:?}",
+            plan.actions[0].status
+        )
     };
-    assert!(why.contains("unreserved minimum"), "{why}");
-    assert!(why.contains("below its minimum value of [100]"), "{why}");
+    assert!(
+        why.message.contains("below its minimum value of [100]"),
+        "{why}"
+    );
     // AND record, attempt and take-back happened in that order; the action's keys were removed
     assert_eq!(
         log.calls(),

@@ -15,7 +15,7 @@ pub use decide::{
     Decision, EscalateReason, Health, HoldReason, RestoreReason, Signal, decide, respect_people,
     since,
 };
-pub use report::{AuditError, AuditReport, IncidentAudit, Undo, Verified, describe_current};
+pub use report::{AuditError, AuditReport, IncidentAudit, Undo, Verified};
 pub use verify::{Reading, Unread, Verdict, underneath, verify, verify_reading, verify_record};
 
 /// An offender counts as calm while its peak concurrency stays below this share of the target:

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::error::Failure;
 use crate::intake::{AlarmState, IncidentId};
-use crate::model::{Action, Change, Current, Status, Tier};
+use crate::model::{Action, Change, Status, Tier};
 use crate::record::RecordError;
 
 /// One recorded action and what it found.
@@ -135,31 +135,11 @@ impl AuditReport {
 }
 
 /// A live value as the operator reads it.
-pub fn describe_current(c: &Current) -> String {
-    match c {
-        Current::Throttle(Some(t)) => t.to_string(),
-        Current::Throttle(None) => "no throttle".into(),
-        Current::QueueConcurrency(Some(n)) => format!("MaximumConcurrency {n}"),
-        Current::QueueConcurrency(None) => "no maximum concurrency".into(),
-        Current::Reservation(r) => r.to_string(),
-    }
-}
-
+/// How a status reads in the audit: as everywhere, plus whether a plan was only a dry run.
 fn status_text(status: &Status, dry_run: bool) -> String {
     match status {
-        Status::Planned if dry_run => "PLANNED (dry run)".into(),
-        Status::Planned => "PLANNED".into(),
-        Status::Applied => "APPLIED".into(),
-        Status::Skipped(why) => format!("SKIPPED: {why}"),
-        Status::Failed(why) => format!("FAILED: {why}"),
-    }
-}
-
-fn tier_name(t: Tier) -> &'static str {
-    match t {
-        Tier::Source => "source",
-        Tier::Reservation => "reservation",
-        Tier::KillSwitch => "kill switch",
+        Status::Planned if dry_run => format!("{status} (dry run)"),
+        _ => status.to_string(),
     }
 }
 
@@ -168,7 +148,7 @@ impl fmt::Display for Verdict {
         match self {
             Self::InPlace => f.write_str("in place"),
             Self::Drifted { current } => {
-                write!(f, "changed by a person: now {}", describe_current(current))
+                write!(f, "changed by a person: now {current}")
             }
             Self::NotApplied => f.write_str("never applied"),
             Self::Gone => f.write_str("resource gone"),
@@ -190,7 +170,7 @@ impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Hold { why } => write!(f, "HOLD — {why}"),
-            Self::Escalate { to, why } => write!(f, "ESCALATE to {} — {why}", tier_name(*to)),
+            Self::Escalate { to, why } => write!(f, "ESCALATE to {to} — {why}"),
             Self::Restore { why } => write!(f, "RESTORE — {why}"),
         }
     }
@@ -390,7 +370,7 @@ fn write_incident(f: &mut fmt::Formatter<'_>, i: &IncidentAudit, dry_run: bool) 
             f,
             "  #{} {}: {} — {}",
             v.index,
-            tier_name(v.tier),
+            v.tier,
             v.change.describe(),
             v.verdict
         )?;
@@ -414,7 +394,7 @@ fn write_incident(f: &mut fmt::Formatter<'_>, i: &IncidentAudit, dry_run: bool) 
         writeln!(
             f,
             "  escalate ({}): {} — {}",
-            tier_name(a.tier),
+            a.tier,
             a.change.describe(),
             status_text(&a.status, dry_run)
         )?;
@@ -482,7 +462,7 @@ mod tests {
     use super::super::fixtures::{cap, t0};
     use super::*;
     use crate::error::ErrorKind;
-    use crate::model::Reservation;
+    use crate::model::{Current, Reservation};
 
     fn failure() -> Failure {
         Failure {
@@ -533,7 +513,7 @@ mod tests {
         let why = "the alarm is still in ALARM, 15 min after the last action (grace 10 min)";
         assert_eq!(
             escalate.to_string(),
-            format!("ESCALATE to kill switch — {why}")
+            format!("ESCALATE to tier 3 (kill switch) — {why}")
         );
         assert_eq!(
             serde_json::to_value(&escalate).unwrap(),
@@ -607,7 +587,7 @@ mod tests {
             "error: could not list the open records: usage failed (Throttled): slow down\n"
         ));
         assert!(text.contains(
-            "  #0 reservation: function slow: no reservation → reserved 100 — unreadable (usage \
+            "  #0 tier 2 (reservation): function slow: no reservation → reserved 100 — unreadable (usage \
              failed (Throttled): slow down)\n"
         ));
         assert!(
