@@ -115,9 +115,48 @@ impl Report {
 
     /// A report for input that could not be processed at all; nothing was changed.
     pub fn aborted(mut self, why: String) -> Self {
+        self.abort(why);
+        self
+    }
+
+    /// Marks the run failed before anything changed, saying why.
+    pub fn abort(&mut self, why: String) {
         self.notes.push(why);
         self.outcome = Outcome::Failed;
-        self
+    }
+}
+
+impl Report {
+    /// The ranking as a table, offenders marked.
+    fn write_ranking(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ranking.is_empty() {
+            return Ok(());
+        }
+        writeln!(
+            f,
+            "\n{:<40} {:>8} {:>8} {:>8} {:>10} {:>6}",
+            "function", "peak", "little", "req/s", "avg ms", "share"
+        )?;
+        for r in &self.ranking {
+            let n = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |x| format!("{x:.p$}"));
+            let mark = if self.offenders.contains(&r.function) {
+                " ◀ offender"
+            } else {
+                ""
+            };
+            writeln!(
+                f,
+                "{:<40} {:>8} {:>8} {:>8} {:>10} {:>6}{mark}",
+                r.function,
+                n(r.peak_concurrency, 0),
+                n(r.little_estimate, 0),
+                n(r.invocations_per_second, 2),
+                n(r.avg_duration_ms, 0),
+                r.share
+                    .map_or("-".to_string(), |s| format!("{:.0}%", s * 100.0)),
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -163,33 +202,7 @@ impl fmt::Display for Report {
             }
             writeln!(f)?;
         }
-        if !self.ranking.is_empty() {
-            writeln!(
-                f,
-                "\n{:<40} {:>8} {:>8} {:>8} {:>10} {:>6}",
-                "function", "peak", "little", "req/s", "avg ms", "share"
-            )?;
-            for r in &self.ranking {
-                let n =
-                    |v: Option<f64>, p: usize| v.map_or("-".to_string(), |x| format!("{x:.p$}"));
-                let mark = if self.offenders.contains(&r.function) {
-                    " ◀ offender"
-                } else {
-                    ""
-                };
-                writeln!(
-                    f,
-                    "{:<40} {:>8} {:>8} {:>8} {:>10} {:>6}{mark}",
-                    r.function,
-                    n(r.peak_concurrency, 0),
-                    n(r.little_estimate, 0),
-                    n(r.invocations_per_second, 2),
-                    n(r.avg_duration_ms, 0),
-                    r.share
-                        .map_or("-".to_string(), |s| format!("{:.0}%", s * 100.0)),
-                )?;
-            }
-        }
+        self.write_ranking(f)?;
         if !self.actions.is_empty() {
             writeln!(f, "\nactions:")?;
             for a in &self.actions {

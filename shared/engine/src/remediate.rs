@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
-use cguard_core::attribution::{self, Scope};
+use cguard_core::attribution::{self, Attribution, Scope};
 use cguard_core::config::Policy;
 use cguard_core::fault::Fault;
 use cguard_core::intake::{AlarmState, Request, Subject};
-use cguard_core::model::{Action, Change, FunctionFacts, Status};
+use cguard_core::model::{AccountFacts, Action, Change, FunctionFacts, Status};
 use cguard_core::observation::{Observation, Window};
 use cguard_core::plan::{self, Plan, PlanInput};
 use cguard_core::record::{Record, RecordedAction};
@@ -20,53 +20,34 @@ use cguard_core::report::{AlarmSummary, Report};
 use crate::Guard;
 use crate::ports::{ErrorKind, PortError, Ports};
 
-/// Handles one request end to end and reports what happened. Never panics on AWS failures:
-/// they end up in the report, with exactly what was and was not changed.
 impl<P: Ports> Guard<P> {
+    /// Handles one request end to end and reports what happened. Never panics on AWS
+    /// failures: they end up in the report, with exactly what was and was not changed.
     pub async fn remediate(&self, request: &Request, now: DateTime<Utc>) -> Report {
-        let (aws, policy) = (&self.ports, &self.policy);
-        let dry_run = policy.dry_run || request.dry_run;
-        let incident = request.incident_id();
-        let mut report = Report::new(incident.clone(), request.source, dry_run);
-        let (scope, at, alarm_name, opened_at) = match &request.subject {
-            Subject::Alarm(alarm) => {
-                report.alarm = Some(AlarmSummary::from(alarm));
-                if alarm.state != AlarmState::Alarm {
-                    report.notes.push(format!(
-                    "alarm state is {}: nothing to do (the auditor restores once metrics stay healthy)",
-                    alarm.state
-                ));
-                    return report;
-                }
-                (
-                    Scope::of(alarm),
-                    alarm.changed_at,
-                    Some(alarm.name.clone()),
-                    alarm.changed_at,
-                )
-            }
-            Subject::Function { name, requested_at } => {
-                report.function = Some(name.clone());
-                (
-                    Scope::Function {
-                        function: name.clone(),
-                    },
-                    now,
-                    None,
-                    *requested_at,
-                )
-            }
-        };
-        report.scope = Some(scope.clone());
-        if let Scope::Unrelated { why } = &scope {
-            report.notes.push(format!("{why}: nothing to do"));
+        let dry_run = self.policy.dry_run || request.dry_run;
+        let mut report = Report::new(request.incident_id(), request.source, dry_run);
+        let Some(target) = target(request, now, &mut report) else {
             return report;
-        }
+        };
+        let Some((attribution, account)) = self.attribute(&target, &mut report).await else {
+            return report;
+        };
+        self.limit(&target, &attribution, account, now, report)
+            .await
+    }
 
-        let window = Window::before(at, policy.window_minutes);
+    /// Reads the metrics and the account, and attributes; `None` (the report says why) when
+    /// nothing can or need be limited.
+    async fn attribute(
+        &self,
+        target: &Target,
+        report: &mut Report,
+    ) -> Option<(Attribution, AccountFacts)> {
+        let (aws, policy) = (&self.ports, &self.policy);
+        let window = Window::before(target.at, policy.window_minutes);
         report.window = Some(window);
         let (account, observation) =
-            futures::join!(aws.account(), observe(aws, &scope, &window, policy));
+            futures::join!(aws.account(), observe(aws, &target.scope, &window, policy));
         let account = account.unwrap_or_else(|e| {
             report
                 .notes
@@ -77,13 +58,13 @@ impl<P: Ports> Guard<P> {
         let observation = match observation {
             Ok(o) => o,
             Err(e) => {
-                return report.aborted(format!(
+                report.abort(format!(
                     "could not read CloudWatch metrics, nothing changed: {e}"
                 ));
+                return None;
             }
         };
-
-        let attribution = attribution::attribute(&scope, &observation, policy);
+        let attribution = attribution::attribute(&target.scope, &observation, policy);
         report.account_peak = attribution.account_peak;
         report.ranking = attribution.ranking.clone();
         report.offenders = attribution
@@ -93,15 +74,28 @@ impl<P: Ports> Guard<P> {
             .collect();
         if attribution.offenders.is_empty() {
             report.notes.push(format!(
-            "no offender: no function holds {:.0}% of the account's peak and more than the target {}",
-            policy.offender_share * 100.0,
-            policy.target_concurrency
-        ));
-            return report;
+                "no offender: no function holds {:.0}% of the account's peak and more than \
+                 the target {}",
+                policy.offender_share * 100.0,
+                policy.target_concurrency
+            ));
+            return None;
         }
+        Some((attribution, account))
+    }
 
+    /// Plans for the offenders and, unless in a dry run, records and changes — one sequence
+    /// at a time in this process.
+    async fn limit(
+        &self,
+        target: &Target,
+        attribution: &Attribution,
+        account: AccountFacts,
+        now: DateTime<Utc>,
+        mut report: Report,
+    ) -> Report {
         let _serial = self.changes.hold().await;
-        let facts = match gather_facts(aws, &report.offenders).await {
+        let facts = match gather_facts(&self.ports, &report.offenders).await {
             Ok(f) => f,
             Err(e) => {
                 return report.aborted(format!(
@@ -113,18 +107,21 @@ impl<P: Ports> Guard<P> {
             .iter()
             .map(|(n, f)| (n.clone(), f.drivers.clone()))
             .collect();
-
         let mut plan = plan::plan(&PlanInput {
-            incident: &incident,
-            attribution: &attribution,
+            incident: &report.incident,
+            attribution,
             facts: &facts,
             account,
-            policy,
+            policy: &self.policy,
             escalate_to: None,
         });
-        if !dry_run {
-            let header = Record::new(incident, opened_at, alarm_name);
-            carry_out(aws, &mut plan, &facts, &header, now).await;
+        if !report.dry_run {
+            let header = Record::new(
+                report.incident.clone(),
+                target.opened_at,
+                target.alarm_name.clone(),
+            );
+            carry_out(&self.ports, &mut plan, &facts, &header, now).await;
         }
         report.actions = plan.actions;
         report.skipped = plan.skipped;
@@ -132,6 +129,56 @@ impl<P: Ports> Guard<P> {
         report.settle();
         report
     }
+}
+
+/// What a request is about, and from when.
+struct Target {
+    scope: Scope,
+    /// The end of the metrics window: the alarm's state change, or now.
+    at: DateTime<Utc>,
+    alarm_name: Option<String>,
+    /// When the incident opened, for its record.
+    opened_at: DateTime<Utc>,
+}
+
+/// The request's target; `None` (the report says why) when there is nothing to do.
+fn target(request: &Request, now: DateTime<Utc>, report: &mut Report) -> Option<Target> {
+    let target = match &request.subject {
+        Subject::Alarm(alarm) => {
+            report.alarm = Some(AlarmSummary::from(alarm));
+            if alarm.state != AlarmState::Alarm {
+                report.notes.push(format!(
+                    "alarm state is {}: nothing to do (the auditor restores once metrics stay \
+                     healthy)",
+                    alarm.state
+                ));
+                return None;
+            }
+            Target {
+                scope: Scope::of(alarm),
+                at: alarm.changed_at,
+                alarm_name: Some(alarm.name.clone()),
+                opened_at: alarm.changed_at,
+            }
+        }
+        Subject::Function { name, requested_at } => {
+            report.function = Some(name.clone());
+            Target {
+                scope: Scope::Function {
+                    function: name.clone(),
+                },
+                at: now,
+                alarm_name: None,
+                opened_at: *requested_at,
+            }
+        }
+    };
+    report.scope = Some(target.scope.clone());
+    if let Scope::Unrelated { why } = &target.scope {
+        report.notes.push(format!("{why}: nothing to do"));
+        return None;
+    }
+    Some(target)
 }
 
 /// Two batched reads: every active function's peak, then details for the few candidates.
