@@ -16,11 +16,29 @@ use cguard_engine::ports::{ErrorKind, PortError, PortResult};
 use crate::Aws;
 use crate::error::classify;
 
+/// The REST `UpdateStage` patch path prefix: `/*/*` for the stage, or the method with the
+/// resource path escaped for a JSON Pointer (`~` as `~0`, `/` as `~1`: `/~1items/GET`).
+fn rest_patch_prefix(target: &ApiTarget) -> String {
+    match &target.route {
+        None => "/*/*".into(),
+        Some(r) => {
+            let path = r.path.replace('~', "~0").replace('/', "~1");
+            format!("/{path}/{}", r.method)
+        }
+    }
+}
+
+/// The REST stage's `methodSettings` key: the patch prefix without its leading `/`
+/// (`*/*`, `~1items/GET`) — API Gateway keeps the `~1` escape in the key.
+fn rest_method_settings_key(target: &ApiTarget) -> String {
+    rest_patch_prefix(target).trim_start_matches('/').to_owned()
+}
+
 /// What a stage says about one method or route: its throttle, and whether an entry exists.
 fn rest_current(stage: &RestStage, target: &ApiTarget) -> (Option<Throttle>, bool) {
     match stage
         .method_settings()
-        .and_then(|m| m.get(&target.rest_method_settings_key()))
+        .and_then(|m| m.get(&rest_method_settings_key(target)))
     {
         None => (None, false),
         // Negative values mean "not set" in API Gateway.
@@ -246,7 +264,7 @@ impl Aws {
     ) -> PortResult<()> {
         match target.kind {
             ApiKind::Rest => {
-                let prefix = target.rest_patch_prefix();
+                let prefix = rest_patch_prefix(target);
                 let ops = match to {
                     Some(t) => vec![
                         patch(
@@ -350,4 +368,38 @@ fn patch(op: Op, path: String, value: Option<String>) -> PatchOperation {
         .path(path)
         .set_value(value)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(route: Option<(&str, &str)>) -> ApiTarget {
+        ApiTarget {
+            kind: ApiKind::Rest,
+            api_id: "a1".into(),
+            stage: "prod".into(),
+            route: route.map(|(m, p)| Route {
+                method: m.into(),
+                path: p.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn rest_patch_paths_escape_slashes() {
+        assert_eq!(rest_patch_prefix(&target(None)), "/*/*");
+        assert_eq!(
+            rest_patch_prefix(&target(Some(("GET", "/items")))),
+            "/~1items/GET"
+        );
+        assert_eq!(
+            rest_patch_prefix(&target(Some(("POST", "/items/{id}/a")))),
+            "/~1items~1{id}~1a/POST"
+        );
+        assert_eq!(
+            rest_method_settings_key(&target(Some(("GET", "/items")))),
+            "~1items/GET"
+        );
+    }
 }

@@ -82,24 +82,6 @@ pub struct Route {
 }
 
 impl ApiTarget {
-    /// The REST `UpdateStage` patch path prefix: `/*/*` for the stage, or the method with `/` in
-    /// the resource path escaped as `~1` (`/~1items/GET`).
-    pub fn rest_patch_prefix(&self) -> String {
-        match &self.route {
-            None => "/*/*".into(),
-            Some(r) => {
-                let path = r.path.replace('~', "~0").replace('/', "~1");
-                format!("/{path}/{}", r.method)
-            }
-        }
-    }
-
-    /// The REST stage's `methodSettings` key: the patch prefix without its leading `/`
-    /// (`*/*`, `~1items/GET`) — API Gateway keeps the `~1` escape in the key.
-    pub fn rest_method_settings_key(&self) -> String {
-        self.rest_patch_prefix().trim_start_matches('/').to_owned()
-    }
-
     /// The HTTP API route key (`GET /items`).
     pub fn route_key(&self) -> Option<String> {
         // HTTP APIs' catch-all route `$default` has no path.
@@ -414,35 +396,6 @@ pub struct Action {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn target(route: Option<(&str, &str)>) -> ApiTarget {
-        ApiTarget {
-            kind: ApiKind::Rest,
-            api_id: "a1".into(),
-            stage: "prod".into(),
-            route: route.map(|(m, p)| Route {
-                method: m.into(),
-                path: p.into(),
-            }),
-        }
-    }
-
-    #[test]
-    fn rest_patch_paths_escape_slashes() {
-        assert_eq!(target(None).rest_patch_prefix(), "/*/*");
-        assert_eq!(
-            target(Some(("GET", "/items"))).rest_patch_prefix(),
-            "/~1items/GET"
-        );
-        assert_eq!(
-            target(Some(("POST", "/items/{id}/a"))).rest_patch_prefix(),
-            "/~1items~1{id}~1a/POST"
-        );
-        assert_eq!(
-            target(Some(("GET", "/items"))).rest_method_settings_key(),
-            "~1items/GET"
-        );
-    }
 
     #[test]
     fn inverse_swaps_and_round_trips() {
