@@ -6,6 +6,7 @@
 #   standin_start   moto_server + scripts/cbor_proxy.py on free loopback ports;
 #                   exports AWS_ENDPOINT_URL and friends pointing at the proxy.
 #   standin_stop    stops both (callers: trap standin_stop EXIT).
+#   ensure_machete  cargo-machete (pinned) in .cache/tools, for the unused-dependency check.
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO_ROOT/.venv"
@@ -21,6 +22,16 @@ ensure_venv() {
         echo "ensure_venv: installing $req into $VENV" >&2
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
         echo "$want" >"$stamp"
+    fi
+}
+
+MACHETE_VERSION=0.9.2
+TOOLS="$REPO_ROOT/.cache/tools"
+
+ensure_machete() {
+    if [[ "$("$TOOLS/bin/cargo-machete" --version 2>/dev/null)" != *"$MACHETE_VERSION"* ]]; then
+        echo "ensure_machete: installing cargo-machete $MACHETE_VERSION into $TOOLS" >&2
+        cargo install --quiet --locked --root "$TOOLS" cargo-machete --version "$MACHETE_VERSION"
     fi
 }
 
