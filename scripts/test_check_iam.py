@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,9 +38,29 @@ def statements(template: dict, role: str) -> list[dict]:
     return template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
 
 
+def statement(template: dict, role: str, sid: str) -> dict:
+    (found,) = [s for s in statements(template, role) if s.get("Sid") == sid]
+    return found
+
+
 def deny_statement(template: dict, role: str) -> dict:
-    (deny,) = [s for s in statements(template, role) if s["Effect"] == "Deny"]
-    return deny
+    return statement(template, role, "NeverChangeTheGuardItself")
+
+
+def resources(template: dict) -> dict:
+    return template["Resources"]
+
+
+def props(template: dict, name: str) -> dict:
+    return template["Resources"][name]["Properties"]
+
+
+def apigw(path: str) -> dict:
+    return {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::" + path}
+
+
+def problems_of(template: dict) -> list[str]:
+    return check_iam.check_template(template)
 
 
 def write_json(tmp_path: Path, template: dict) -> Path:
@@ -53,6 +74,14 @@ def write_json(tmp_path: Path, template: dict) -> Path:
 
 def test_repository_template_passes(template: dict) -> None:
     assert check_iam.check_template(template) == []
+
+
+def test_repository_template_passes_after_the_sam_transform(template: dict) -> None:
+    expanded = check_iam.sam_expand(template)
+    if expanded is None:
+        pytest.skip("aws-sam-translator is not installed")
+    assert check_iam.Policies(expanded).check() == []
+    assert check_iam.Template(expanded).check() == []
 
 
 def test_repository_template_passes_on_the_command_line() -> None:
@@ -121,6 +150,41 @@ def test_managed_policies_and_sam_policy_templates_fail(template: dict) -> None:
 
 
 # ------------------------------------------------------------------------- the self-protection Deny
+
+
+@pytest.mark.parametrize(
+    "action", ["lambda:PutFunctionEventInvokeConfig", "lambda:UpdateAlias", "lambda:PublishVersion", "lambda:TagResource"]
+)
+def test_deny_missing_any_mutating_action_fails(template: dict, action: str) -> None:
+    deny_statement(template, "AuditorRole")["Action"].remove(action)
+    problems = problems_of(template)
+    assert any("AuditorRole lacks an unconditional Deny" in p and action in p for p in problems), problems
+
+
+def test_missing_mapping_deny_fails(template: dict) -> None:
+    policy = statements(template, "RemediatorRole")
+    policy.remove(statement(template, "RemediatorRole", "NeverChangeTheGuardsMappings"))
+    problems = problems_of(template)
+    assert any(
+        p.startswith("RemediatorFunction: role RemediatorRole lacks a Deny of lambda:UpdateEventSourceMapping")
+        for p in problems
+    ), problems
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"ArnLike": {"lambda:EventSourceArn": "arn:aws:sqs:*"}},  # another key: not the guard's functions
+        {
+            "ArnLike": {"lambda:FunctionArn": "arn:aws:lambda:*:*:function:x"},
+            "Bool": {"aws:ViaAWSService": "false"},  # a second test narrows the Deny
+        },
+    ],
+)
+def test_mapping_deny_that_does_not_name_the_guard_fails(template: dict, condition: dict) -> None:
+    statement(template, "AuditorRole", "NeverChangeTheGuardsMappings")["Condition"] = condition
+    problems = problems_of(template)
+    assert any("AuditorRole lacks a Deny of lambda:UpdateEventSourceMapping" in p for p in problems), problems
 
 
 def test_missing_deny_fails(template: dict, tmp_path: Path) -> None:
@@ -196,3 +260,418 @@ def test_unreadable_template_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "broken.yaml"
     bad.write_text("Resources: [unclosed\n", encoding="utf-8")
     assert run_cli(bad).returncode == 2
+
+
+# ------------------------------------------------------------------------- API Gateway: stages only
+
+
+@pytest.mark.parametrize(
+    "path", ["/restapis/*", "/restapis/*/authorizers/*", "/restapis/*/policy", "/apis/*", "/apis/*/routes/*", "/*"]
+)
+def test_patch_wider_than_stages_fails(template: dict, path: str) -> None:
+    statement(template, "RemediatorRole", "ThrottleApiStages")["Resource"].append(apigw(path))
+    problems = problems_of(template)
+    assert any(
+        "RemediatorRole" in p and "'ThrottleApiStages': apigateway:PATCH" in p and path in p and "is wider" in p
+        for p in problems
+    ), problems
+
+
+def test_patch_on_every_resource_fails(template: dict) -> None:
+    statement(template, "AuditorRole", "ThrottleApiStages")["Resource"] = "*"
+    problems = problems_of(template)
+    assert any("apigateway:PATCH on \"*\" is wider" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("path", ["/apis/*/stages/*", "/apis/*", "/restapis/*/stages/*"])
+def test_delete_wider_than_route_settings_fails(template: dict, path: str) -> None:
+    statement(template, "AuditorRole", "RemoveRouteThrottles")["Resource"] = apigw(path)
+    problems = problems_of(template)
+    assert any("apigateway:DELETE on" in p and path in p and "is wider" in p for p in problems), problems
+
+
+def test_delete_for_the_remediator_fails(template: dict) -> None:
+    # The remediator only limits; restoring (and so deleting route settings) is the auditor's.
+    statements(template, "RemediatorRole").append(
+        copy.deepcopy(statement(template, "AuditorRole", "RemoveRouteThrottles"))
+    )
+    problems = problems_of(template)
+    assert any("apigateway:DELETE is granted but the remediator never calls it" in p for p in problems), problems
+
+
+def test_missing_route_settings_delete_fails(template: dict) -> None:
+    statements(template, "AuditorRole").remove(statement(template, "AuditorRole", "RemoveRouteThrottles"))
+    problems = problems_of(template)
+    assert (
+        "role AuditorRole: the auditor calls apigatewayv2:DeleteRouteSettings but apigateway:DELETE on "
+        "/apis/*/stages/*/routesettings/* is not granted" in problems
+    ), problems
+
+
+def test_get_wider_than_what_is_read_fails(template: dict) -> None:
+    statement(template, "AuditorRole", "ReadApis")["Resource"].append(apigw("/restapis/*/authorizers"))
+    problems = problems_of(template)
+    assert any("apigateway:GET on" in p and "/restapis/*/authorizers" in p for p in problems), problems
+
+
+# ------------------------------------------------------------------------- grants match the code
+
+
+@pytest.mark.parametrize(
+    ("role", "action"),
+    [
+        ("RemediatorRole", "lambda:ListFunctions"),
+        ("RemediatorRole", "lambda:DeleteFunctionConcurrency"),  # the remediator never restores
+        ("RemediatorRole", "lambda:GetEventSourceMapping"),
+        ("RemediatorRole", "tag:GetResources"),  # finding open records is the auditor's
+        ("RemediatorRole", "cloudwatch:DescribeAlarms"),
+        ("AuditorRole", "sns:Publish"),  # the auditor drops the report topic
+        ("AuditorRole", "lambda:InvokeFunction"),
+        ("AuditorRole", "iam:PassRole"),
+    ],
+)
+def test_action_not_called_by_the_code_fails(template: dict, role: str, action: str) -> None:
+    statements(template, role).append({"Sid": "Extra", "Effect": "Allow", "Action": action, "Resource": "*"})
+    problems = problems_of(template)
+    binary = "remediator" if role == "RemediatorRole" else "auditor"
+    assert any(
+        f"{role} policy" in p and "'Extra'" in p and f"{action} is granted but the {binary} never calls it" in p
+        for p in problems
+    ), problems
+
+
+@pytest.mark.parametrize(
+    ("role", "sid", "action"),
+    [
+        ("AuditorRole", "ReadFunctions", "lambda:GetPolicy"),
+        # GetFunction only returns a tagged function's tags with ListTags: the opt-out tag
+        # would go unseen, so ListTags is a call of the code, not an extra.
+        ("RemediatorRole", "ReadFunctions", "lambda:ListTags"),
+        ("AuditorRole", "QueueMappings", "lambda:GetEventSourceMapping"),
+    ],
+)
+def test_operation_called_but_not_granted_fails(template: dict, role: str, sid: str, action: str) -> None:
+    statement(template, role, sid)["Action"].remove(action)
+    problems = problems_of(template)
+    assert any(p.startswith(f"role {role}: the ") and f"but {action} is not granted" in p for p in problems), problems
+
+
+def test_function_without_binary_metadata_fails(template: dict) -> None:
+    del resources(template)["AuditorFunction"]["Metadata"]
+    problems = check_iam.Policies(template).check()
+    assert any(p.startswith("AuditorFunction: no Metadata.BuildProperties.Binary") for p in problems), problems
+
+
+RUST_CLIENTS = {
+    "lambda": "lambda",
+    "apigateway": "apigateway",
+    "apigatewayv2": "apigatewayv2",
+    "cloudwatch": "cloudwatch",
+    "tagging": "tag",
+    "client": "sns",  # notify.rs: the report topic's SNS client
+}
+
+
+def sdk_calls() -> set[str]:
+    """Every SDK operation the adapters call, read from shared/aws/src (e.g. self.lambda.get_policy())."""
+    calls = set()
+    for source in sorted((REPO / "shared" / "aws" / "src").glob("*.rs")):
+        text = source.read_text(encoding="utf-8")
+        for client, method in re.findall(r"self\s*\.\s*(\w+)\s*\.\s*([a-z_]+)\(\)", text):
+            if client in RUST_CLIENTS and method != "config":
+                operation = "".join(part.capitalize() for part in method.split("_"))
+                calls.add(f"{RUST_CLIENTS[client]}:{operation}")
+    return calls
+
+
+def test_code_operations_list_every_sdk_call_of_the_adapters() -> None:
+    listed = {op.call for op in check_iam.CODE_OPERATIONS}
+    calls = sdk_calls()
+    assert calls, "no SDK call found under shared/aws/src"
+    assert calls - listed == set(), "add these to CODE_OPERATIONS (and grant them)"
+    assert listed - calls == {"lambda:GetFunction (tags)"}, "CODE_OPERATIONS lists calls the code no longer makes"
+
+
+# ------------------------------------------------------------------------- tag writes
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        None,
+        {"ForAllValues:StringLike": {"aws:TagKeys": "*"}},
+        {"ForAllValues:StringLike": {"aws:TagKeys": ["concurrency-guard:*", "owner"]}},
+        {"ForAnyValue:StringLike": {"aws:TagKeys": "concurrency-guard:*"}},
+        {"StringLike": {"aws:ResourceTag/concurrency-guard:incident": "*"}},
+    ],
+)
+def test_tag_writes_not_limited_to_the_guards_keys_fail(template: dict, condition: dict | None) -> None:
+    tags = statement(template, "AuditorRole", "RecordOnFunctions")
+    if condition is None:
+        del tags["Condition"]
+    else:
+        tags["Condition"] = condition
+    problems = problems_of(template)
+    assert any(
+        "AuditorRole" in p and "'RecordOnFunctions': lambda:TagResource, lambda:UntagResource without Condition" in p
+        for p in problems
+    ), problems
+
+
+def test_tag_write_in_another_statement_fails(template: dict) -> None:
+    statement(template, "RemediatorRole", "LimitFunctions")["Action"] = [
+        "lambda:PutFunctionConcurrency",
+        "lambda:UntagResource",
+    ]
+    problems = problems_of(template)
+    assert any("'LimitFunctions': lambda:UntagResource without Condition" in p for p in problems), problems
+
+
+# ------------------------------------------------------------------------- the alarm topic
+
+
+def topic_statements(template: dict) -> list[dict]:
+    return props(template, "AlarmTopicPolicy")["PolicyDocument"]["Statement"]
+
+
+def topic_statement(template: dict, sid: str) -> dict:
+    (found,) = [s for s in topic_statements(template) if s.get("Sid") == sid]
+    return found
+
+
+def test_topic_without_publisher_denies_fails(template: dict) -> None:
+    document = props(template, "AlarmTopicPolicy")["PolicyDocument"]
+    document["Statement"] = [s for s in document["Statement"] if s["Effect"] != "Deny"]
+    problems = problems_of(template)
+    assert any(p.startswith("AlarmTopic: its topic policy lacks a Deny") and "aws:SourceAccount" in p for p in problems)
+    assert any(p.startswith("AlarmTopic: its topic policy lacks a Deny") and "aws:SourceArn" in p for p in problems)
+
+
+def test_topic_without_any_policy_fails(template: dict) -> None:
+    del resources(template)["AlarmTopicPolicy"]
+    problems = problems_of(template)
+    assert sum(p.startswith("AlarmTopic: its topic policy lacks a Deny") for p in problems) == 2, problems
+
+
+@pytest.mark.parametrize(
+    ("sid", "change"),
+    [
+        ("DenyPublishNotFromThisAccountsServices", {"Principal": {"Service": "sns.amazonaws.com"}}),
+        ("DenyPublishNotFromThisAccountsServices", {"Effect": "Allow"}),
+        ("DenyPublishNotFromThisAccountsServices", {"Action": "sns:Subscribe"}),
+        (
+            "DenyPublishNotFromThisAccountsServices",
+            {"Condition": {"StringNotEquals": {"aws:SourceAccount": "111122223333"}}},
+        ),
+        (
+            "DenyPublishNotFromThisAccountsAlarms",
+            {"Condition": {"ArnNotLike": {"aws:SourceArn": "arn:aws:*"}}},
+        ),
+        (
+            "DenyPublishNotFromThisAccountsAlarms",  # a second test narrows the Deny
+            {
+                "Condition": {
+                    "ArnNotLike": {
+                        "aws:SourceArn": {
+                            "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+                        }
+                    },
+                    "Bool": {"aws:SecureTransport": "false"},
+                }
+            },
+        ),
+    ],
+)
+def test_topic_with_a_weakened_publisher_deny_fails(template: dict, sid: str, change: dict) -> None:
+    topic_statement(template, sid).update(change)
+    problems = problems_of(template)
+    key = "aws:SourceAccount" if "Services" in sid else "aws:SourceArn"
+    assert any(p.startswith("AlarmTopic: its topic policy lacks a Deny") and key in p for p in problems), problems
+
+
+def test_topic_found_through_the_subscription_too(template: dict) -> None:
+    # Not an alarm action any more, but still the topic the remediator listens to.
+    for alarm in ("AccountConcurrencyAlarm", "ClaimedConcurrencyAlarm"):
+        props(template, alarm)["AlarmActions"] = []
+        props(template, alarm)["OKActions"] = []
+    document = props(template, "AlarmTopicPolicy")["PolicyDocument"]
+    document["Statement"] = [s for s in document["Statement"] if s["Effect"] != "Deny"]
+    problems = problems_of(template)
+    assert any(p.startswith("AlarmTopic: its topic policy lacks a Deny") for p in problems), problems
+
+
+# ------------------------------------------------------------------------- direct invocation, EventBridge
+
+
+@pytest.mark.parametrize(
+    "source_arn",
+    [
+        {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}*"},
+        "arn:aws:cloudwatch:us-east-1:111122223333:alarm:*",
+    ],
+)
+def test_alarm_invoke_permission_beyond_the_stacks_alarms_fails(template: dict, source_arn: object) -> None:
+    props(template, "RemediatorAlarmInvokePermission")["SourceArn"] = source_arn
+    problems = problems_of(template)
+    assert any(
+        p.startswith("RemediatorAlarmInvokePermission: alarm actions may invoke RemediatorFunction") for p in problems
+    ), problems
+
+
+def test_alarm_invoke_permission_without_source_fails(template: dict) -> None:
+    del props(template, "RemediatorAlarmInvokePermission")["SourceArn"]
+    del props(template, "RemediatorAlarmInvokePermission")["SourceAccount"]
+    problems = problems_of(template)
+    assert any("without SourceArn" in p for p in problems), problems
+    assert any("without SourceAccount" in p for p in problems), problems
+
+
+def alarm_rule_pattern(template: dict) -> dict:
+    return props(template, "RemediatorFunction")["Events"]["AlarmStateChange"]["Properties"]["Pattern"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "drop both",
+        {"resources": [{"prefix": {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"}}]},
+        {"resources": [{"prefix": "arn:aws:cloudwatch:"}], "detail": {"alarmName": [{"prefix": ""}]}},
+        {"detail": {"alarmName": [{"anything-but": "x"}]}},
+    ],
+)
+def test_alarm_rule_beyond_the_stacks_alarms_fails(template: dict, change: object) -> None:
+    pattern = alarm_rule_pattern(template)
+    del pattern["resources"]
+    del pattern["detail"]
+    if isinstance(change, dict):
+        pattern.update(change)
+    problems = problems_of(template)
+    assert any(p.startswith("RemediatorFunction event AlarmStateChange: ") for p in problems), problems
+
+
+def test_alarm_rule_with_one_limited_field_or_exact_names_passes(template: dict) -> None:
+    pattern = alarm_rule_pattern(template)
+    del pattern["resources"]  # detail.alarmName alone limits it
+    assert problems_of(template) == []
+    pattern["detail"]["alarmName"] = [{"Ref": "AccountConcurrencyAlarm"}, {"Ref": "ClaimedConcurrencyAlarm"}]
+    assert problems_of(template) == []
+
+
+def test_alarm_not_named_for_the_stack_fails(template: dict) -> None:
+    props(template, "ClaimedConcurrencyAlarm")["AlarmName"] = "claimed-concurrency"
+    problems = problems_of(template)
+    assert any(p.startswith("ClaimedConcurrencyAlarm: AlarmName") for p in problems), problems
+
+
+# ------------------------------------------------------------------------- parameters
+
+
+def parameters(template: dict) -> dict:
+    return template["Parameters"]
+
+
+@pytest.mark.parametrize("name", ["AuditSchedule", "ReportEmail", "ProtectedFunctions", "ApplicationLogLevel"])
+def test_string_parameter_without_constraint_fails(template: dict, name: str) -> None:
+    param = parameters(template)[name]
+    param.pop("AllowedPattern", None)
+    param.pop("AllowedValues", None)
+    problems = problems_of(template)
+    assert f"parameter {name}: no AllowedValues or AllowedPattern; any value deploys" in problems, problems
+
+
+@pytest.mark.parametrize(("name", "bound"), [("AlarmEvaluationPeriods", "MaxValue"), ("AccountConcurrencyThreshold", "MinValue")])
+def test_number_parameter_without_bounds_fails(template: dict, name: str, bound: str) -> None:
+    del parameters(template)[name][bound]
+    problems = problems_of(template)
+    assert f"parameter {name}: a Number needs AllowedValues, or MinValue and MaxValue" in problems, problems
+
+
+@pytest.mark.parametrize(
+    ("name", "param", "refused"),
+    [
+        # A Number admits fractions and exponents, which u32 parsing refuses.
+        ("TargetConcurrency", {"Type": "Number", "Default": 100, "MinValue": 1, "MaxValue": 10000}, "'1.5'"),
+        ("MaxActions", {"Type": "String", "Default": "10", "AllowedPattern": "^[0-9]+$"}, "'0'"),
+        ("MaxOffenders", {"Type": "String", "Default": "3", "AllowedPattern": "^[0-9]{1,2}$"}, "'21'"),
+        ("WindowMinutes", {"Type": "String", "Default": "10", "AllowedPattern": "^[0-9]{1,4}$"}, "'181'"),
+        ("GraceMinutes", {"Type": "String", "Default": "10", "AllowedPattern": "^[0-9]+$"}, "'0'"),
+        ("CooldownMinutes", {"Type": "String", "Default": "30", "AllowedPattern": "^[1-9][0-9]*$"}, "'10081'"),
+        ("UnreservedMinimum", {"Type": "String", "Default": "", "AllowedPattern": "^[0-9]*$"}, "'100001'"),
+        ("EmergencyUtilization", {"Type": "Number", "Default": 0.95, "MinValue": 0, "MaxValue": 1}, "'0'"),
+        ("DryRun", {"Type": "String", "Default": "false", "AllowedValues": ["true", "false", "maybe"]}, "'maybe'"),
+        ("KillSwitchAllowed", {"Type": "String", "Default": "false", "AllowedPattern": "^.*$"}, "'on'"),
+    ],
+)
+def test_parameter_admitting_what_the_binaries_refuse_fails(
+    template: dict, name: str, param: dict, refused: str
+) -> None:
+    parameters(template)[name] = param
+    problems = problems_of(template)
+    assert any(p.startswith(f"parameter {name} admits ") and refused in p for p in problems), problems
+
+
+def test_parameter_feeding_an_unknown_setting_fails(template: dict) -> None:
+    template["Globals"]["Function"]["Environment"]["Variables"]["CGUARD_SOMETHING_NEW"] = {"Ref": "MaxActions"}
+    problems = problems_of(template)
+    assert any("feeds CGUARD_SOMETHING_NEW, which SETTINGS" in p for p in problems), problems
+
+
+def test_settings_mirror_config_rs() -> None:
+    text = (REPO / "shared" / "core" / "src" / "config.rs").read_text(encoding="utf-8")
+    ranges = {
+        name: (int(low.replace("_", "")), int(high.replace("_", "")))
+        for name, low, high in re.findall(
+            r'parse_num\(\s*"(CGUARD_\w+)",.*?([0-9][0-9_]*)\.\.=([0-9][0-9_]*)', text, re.S
+        )
+    }
+    booleans = set(re.findall(r'parse_bool\(\s*"(CGUARD_\w+)"', text))
+    fractions = set(re.findall(r'parse_fraction\(\s*"(CGUARD_\w+)"', text))
+    assert ranges and booleans and fractions
+    settings = check_iam.SETTINGS
+    for name, (low, high) in ranges.items():
+        assert settings[name] == check_iam.Setting("int", low, high), name
+    for name in booleans:
+        assert settings[name].kind == "bool", name
+    for name in fractions:
+        assert settings[name].kind == "fraction", name
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "accepted"),
+    [
+        (check_iam.Setting("int", 1, 100), " 100 ", True),
+        (check_iam.Setting("int", 1, 100), "+7", True),
+        (check_iam.Setting("int", 1, 100), "7.0", False),
+        (check_iam.Setting("int", 1, 100), "", True),  # empty: the default
+        (check_iam.Setting("fraction"), ".5", True),
+        (check_iam.Setting("fraction"), "1e-1", True),
+        (check_iam.Setting("fraction"), "0", False),
+        (check_iam.Setting("fraction"), "nan", False),
+        (check_iam.Setting("bool"), "YES", True),
+        (check_iam.Setting("bool"), "on", False),
+    ],
+)
+def test_binary_accepts_follows_config_rs(kind: object, value: str, accepted: bool) -> None:
+    assert check_iam.binary_accepts(kind, value) is accepted
+
+
+def test_samconfig_overrides_fit_the_parameters(template: dict) -> None:
+    import shlex
+    import tomllib
+
+    config = tomllib.loads((REPO / "samconfig.toml").read_text(encoding="utf-8"))
+    checked = 0
+    for env, commands in config.items():
+        if not isinstance(commands, dict):
+            continue
+        overrides = ((commands.get("deploy") or {}).get("parameters") or {}).get("parameter_overrides", [])
+        if isinstance(overrides, str):
+            overrides = shlex.split(overrides)
+        for override in overrides:
+            name, value = override.split("=", 1)
+            value = shlex.split(value)[0] if value else value
+            assert name in parameters(template), f"[{env}] {name}"
+            assert check_iam.parameter_admits(parameters(template)[name], value), f"[{env}] {override}"
+            checked += 1
+    assert checked
