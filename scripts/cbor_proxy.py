@@ -5,8 +5,10 @@ The Rust aws-sdk-cloudwatch only speaks Smithy RPC v2 CBOR, which moto does not
 implement. This proxy turns those requests into CloudWatch JSON 1.0 calls to
 moto and turns moto's JSON answers (success and error) back into CBOR, walking
 the botocore CloudWatch model so timestamps and doubles get their wire types
-from the shape, not from guessing. Every other request (Lambda, API Gateway,
-SQS, SNS, STS, tagging, ...) is forwarded to moto unchanged.
+from the shape, not from guessing. A GetMetricData request with a Metrics Insights
+query (`SELECT ...`) is answered with metrics_insights.py, which reads moto's datapoints,
+since moto's own answer to such a query is one ungrouped series. Every other request
+(Lambda, API Gateway, SQS, SNS, STS, tagging, ...) is forwarded to moto unchanged.
 
 Usage: cbor_proxy.py --listen-port 4566 --upstream http://127.0.0.1:5000
 """
@@ -19,10 +21,13 @@ import http.client
 import json
 import sys
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import botocore.session
 import cbor2
+
+import metrics_insights
 
 # Smithy service name in the CBOR path -> botocore service name.
 CBOR_SERVICES = {"GraniteServiceVersion20100801": "cloudwatch"}
@@ -111,6 +116,40 @@ def to_cbor(shape, value):
     if t == "blob":
         return base64.b64decode(value) if isinstance(value, str) else value
     return value
+
+
+def json_object(data):
+    """moto's answer body as a dict, or None if it is not a JSON object."""
+    try:
+        doc = json.loads(data) if data.strip() else {}
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def passed_headers(up_headers):
+    """The headers of moto's answer that the client gets too."""
+    return [(k, v) for k, v in up_headers
+            if k.lower() in ("x-amzn-requestid", "x-amz-request-id", "x-amzn-query-error")]
+
+
+def upstream_error(status, up_headers, data):
+    """moto's error answer -> (status, code, message, headers to pass on)."""
+    passed = passed_headers(up_headers)
+    doc = json_object(data)
+    if doc is not None:
+        code = str(doc.get("__type") or "InternalFailure").split("#")[-1]
+        msg = doc.get("message") or doc.get("Message") or ""
+        # CloudWatch is awsQueryCompatible: the SDK takes the error code from
+        # x-amzn-query-error when present (moto: body "ValidationException",
+        # header "ValidationError;Sender"). Make __type say the same thing.
+        query_error = next((v for k, v in passed if k.lower() == "x-amzn-query-error"), "")
+        if ";" in query_error:
+            code = query_error.split(";")[0]
+    else:  # moto crashed and answered HTML/text
+        code, msg = "InternalFailure", data.decode("utf-8", "replace")[:2000]
+        status = status if status >= 400 else 500
+    return status, code, msg, passed
 
 
 # ---------------------------------------------------------------- HTTP
@@ -223,33 +262,39 @@ class Handler(BaseHTTPRequestHandler):
         for h in ("X-Amz-Date", "X-Amz-Security-Token", "User-Agent", "amz-sdk-invocation-id"):
             if self.headers.get(h):
                 headers[h] = self.headers[h]
+        if op_name == "GetMetricData" and metrics_insights.has_insights(payload):
+            return self._insights(model, op, headers, payload)
         status, _reason, up_headers, data = self._upstream(
             "POST", "/", headers, json.dumps(payload).encode())
-        passed = [(k, v) for k, v in up_headers
-                  if k.lower() in ("x-amzn-requestid", "x-amz-request-id", "x-amzn-query-error")]
+        doc = json_object(data)
+        if status >= 300 or doc is None:
+            return self._cbor_error(*upstream_error(status, up_headers, data))
+        self._cbor_ok(op, doc, passed_headers(up_headers))
 
-        try:
-            doc = json.loads(data) if data.strip() else {}
-        except ValueError:
-            doc = None
-        if status >= 300 or not isinstance(doc, dict):
-            if isinstance(doc, dict):
-                code = str(doc.get("__type") or "InternalFailure").split("#")[-1]
-                msg = doc.get("message") or doc.get("Message") or ""
-                # CloudWatch is awsQueryCompatible: the SDK takes the error code from
-                # x-amzn-query-error when present (moto: body "ValidationException",
-                # header "ValidationError;Sender"). Make __type say the same thing.
-                query_error = next((v for k, v in passed if k.lower() == "x-amzn-query-error"), "")
-                if ";" in query_error:
-                    code = query_error.split(";")[0]
-            else:  # moto crashed and answered HTML/text
-                code, msg = "InternalFailure", data.decode("utf-8", "replace")[:2000]
-                status = status if status >= 400 else 500
-            return self._cbor_error(status, code, msg, passed)
-
+    def _cbor_ok(self, op, doc, headers):
         out = to_cbor(op.output_shape, doc) if op.output_shape else {}
         self._send(200, [("smithy-protocol", "rpc-v2-cbor"), ("Content-Type", "application/cbor"),
-                         *passed], cbor2.dumps(out))
+                         *headers], cbor2.dumps(out))
+
+    def _insights(self, model, op, headers, payload):
+        """GetMetricData with a Metrics Insights query: evaluated by metrics_insights over
+        moto's JSON API, called with the client's own headers (same account and region)."""
+        def moto(operation, body):
+            h = {**headers, "X-Amz-Target": f"{model.metadata['targetPrefix']}.{operation}"}
+            status, _reason, up_headers, data = self._upstream("POST", "/", h, json.dumps(body).encode())
+            doc = json_object(data)
+            if status >= 300 or doc is None:
+                raise metrics_insights.UpstreamError(*upstream_error(status, up_headers, data))
+            return doc
+
+        try:
+            doc = metrics_insights.get_metric_data(payload, moto)
+        except metrics_insights.QueryError as e:
+            return self._cbor_error(e.status, e.code, str(e), [
+                ("x-amzn-query-error", f"{e.code};Sender"), ("x-amzn-RequestId", str(uuid.uuid4()))])
+        except metrics_insights.UpstreamError as e:
+            return self._cbor_error(e.status, e.code, e.message, e.headers)
+        self._cbor_ok(op, doc, [("x-amzn-RequestId", str(uuid.uuid4()))])
 
     def _dispatch(self):
         try:

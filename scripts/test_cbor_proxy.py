@@ -360,3 +360,102 @@ def test_botocore_cbor_client_agrees(standin, ns, monkeypatch):
     assert res["Values"] == [4.0] and res["Timestamps"][0].timestamp() == t.timestamp()
     with pytest.raises(cw.exceptions.ResourceNotFound):
         cw.set_alarm_state(AlarmName="no-such-alarm", StateValue="OK", StateReason="x")
+
+
+# ---------------------------------------------------------------- Metrics Insights
+
+def _insights_seed(standin, ns):
+    """Three functions (unique names: moto's MetricStat matching ignores the namespace when
+    dimensions are given, so a name reused elsewhere would make the query refused), one alias
+    series and the account series. Returns the function names and the three minutes."""
+    tag = uuid.uuid4().hex[:8]
+    names = [f"insights-{tag}-{x}" for x in "abc"]
+    minutes = [minute(-4), minute(-3), minute(-2)]
+    peaks = {names[0]: [3.0, 9.0, 4.0], names[1]: [20.0, 5.0, 1.0], names[2]: [7.0, 8.0, 15.0]}
+
+    def datum(dims, t, v):
+        return {"MetricName": "ConcurrentExecutions", "Dimensions": dims, "Timestamp": t,
+                "Value": v, "Unit": "Count"}
+
+    data = [datum([{"Name": "FunctionName", "Value": f}], t, v)
+            for f, values in peaks.items() for t, v in zip(minutes, values)]
+    # An alias series (FunctionName + Resource): SCHEMA(ns, FunctionName) must leave it out.
+    data.append(datum([{"Name": "FunctionName", "Value": names[0]},
+                       {"Name": "Resource", "Value": f"{names[0]}:live"}], minutes[1], 500.0))
+    # The account series, above every function as on AWS (moto's dimensionless MetricStat
+    # also takes in the namespace's dimensioned series; this keeps its Maximum right).
+    data += [datum([], t, 600.0) for t in minutes]
+    ok(standin, "PutMetricData", {"Namespace": ns, "MetricData": data})
+    return names, minutes
+
+
+def test_metrics_insights_top_n_through_the_proxy(standin, ns):
+    names, (t1, t2, t3) = _insights_seed(standin, ns)
+    # What the guard sends (shared/aws/src/cloudwatch.rs top_peaks), plus a MetricStat query
+    # for the account in the same request, before it.
+    doc, raw = ok(standin, "GetMetricData", {
+        "MetricDataQueries": [
+            {"Id": "m_account", "MetricStat": {
+                "Metric": {"Namespace": ns, "MetricName": "ConcurrentExecutions"},
+                "Period": 60, "Stat": "Maximum"}, "ReturnData": True},
+            {"Id": "insights", "Expression":
+                f'SELECT MAX(ConcurrentExecutions) FROM SCHEMA("{ns}", FunctionName) '
+                "GROUP BY FunctionName ORDER BY MAX() DESC LIMIT 2",
+             "Period": 60, "ReturnData": True},
+        ],
+        "StartTime": minute(-10), "EndTime": minute(1),
+    })
+    results = doc["MetricDataResults"]
+    assert [(r["Id"], r.get("Label")) for r in results[1:]] == [("insights", names[1]),
+                                                                ("insights", names[2])]
+    account, first, second = results
+    assert account["Id"] == "m_account" and account["Values"] == [600.0, 600.0, 600.0]
+    # one series per function, labelled with its name, newest datapoint first
+    assert first["Timestamps"] == [t3, t2, t1] and first["Values"] == [1.0, 5.0, 20.0]
+    assert second["Timestamps"] == [t3, t2, t1] and second["Values"] == [15.0, 8.0, 7.0]
+    assert all(r["StatusCode"] == "Complete" for r in results)
+    assert "Messages" not in doc
+    # the wire types the Rust decoders require
+    assert tag1(t3) in raw and f64(15.0) in raw and f64(20.0) in raw
+
+    # AVG per 3-minute period over the three functions, ungrouped: (sum of all nine) / 9
+    doc, _ = ok(standin, "GetMetricData", {
+        "MetricDataQueries": [{"Id": "avg", "Label": "mean", "Period": 180, "Expression":
+                               f'SELECT AVG(ConcurrentExecutions) FROM SCHEMA("{ns}", FunctionName)'}],
+        "StartTime": t1, "EndTime": minute(1),
+    })
+    [r] = doc["MetricDataResults"]
+    assert (r["Label"], r["Timestamps"], r["Values"]) == ("mean", [t1], [72.0 / 9])
+
+
+def test_metrics_insights_bad_query_is_a_validation_error(standin, ns):
+    for expr in ("SELECT MAX(Count) FROM SCHEMA(\"AWS/Lambda\", FunctionName)",
+                 "SELECT PERCENTILE(ConcurrentExecutions) FROM \"AWS/Lambda\""):
+        status, headers, body = call(standin, "GetMetricData", {
+            "MetricDataQueries": [{"Id": "q", "Expression": expr, "Period": 60}],
+            "StartTime": minute(-10), "EndTime": minute(0)})
+        doc = cbor2.loads(body)
+        assert (status, doc["__type"]) == (400, "ValidationError"), doc
+        assert headers["x-amzn-query-error"] == "ValidationError;Sender"
+        assert "Invalid syntax" in doc["message"]
+
+
+def test_botocore_cbor_client_reads_insights(standin, ns, monkeypatch):
+    """The same answer through botocore's own RPCv2 CBOR parser."""
+    import boto3
+    import botocore.model
+
+    names, (t1, t2, t3) = _insights_seed(standin, ns)
+    monkeypatch.setattr(botocore.model, "PRIORITY_ORDERED_SUPPORTED_PROTOCOLS", ("smithy-rpc-v2-cbor",))
+    cw = boto3.client("cloudwatch", endpoint_url=standin["proxy"], region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    r = cw.get_metric_data(StartTime=minute(-10), EndTime=minute(1), MetricDataQueries=[{
+        "Id": "q", "Period": 60, "Expression":
+            f'SELECT SUM(ConcurrentExecutions) FROM SCHEMA("{ns}", FunctionName) GROUP BY FunctionName'}])
+    got = {x["Label"]: x["Values"] for x in r["MetricDataResults"]}
+    assert got == {names[0]: [4.0, 9.0, 3.0], names[1]: [1.0, 5.0, 20.0], names[2]: [15.0, 8.0, 7.0]}
+    assert [x["Label"] for x in r["MetricDataResults"]] == sorted(names)  # alphabetical without ORDER BY
+    with pytest.raises(cw.exceptions.ClientError) as e:
+        cw.get_metric_data(StartTime=minute(-10), EndTime=minute(1), MetricDataQueries=[
+            {"Id": "q", "Period": 60, "Expression": "SELECT MAX(m) FROM ns LIMIT 501"}])
+    assert e.value.response["Error"]["Code"] == "ValidationError"
