@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::types::{
     AlarmType, Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat, RecentlyActive,
-    StateValue,
+    StateValue, StatusCode,
 };
 use aws_smithy_types::DateTime as SmithyTime;
 use cguard_core::intake::AlarmState;
 use cguard_core::observation::{FunctionUsage, Peaks, Series, Window};
+use cguard_core::ranking::TopPeaks;
 use cguard_engine::ports::{Metrics, PortResult};
 use futures::{StreamExt, TryStreamExt, stream};
 
@@ -22,6 +23,8 @@ use crate::{Aws, READ_CONCURRENCY};
 /// `GetMetricData` accepts at most 500 queries per call.
 pub const MAX_QUERIES: usize = 500;
 const LAMBDA: &str = "AWS/Lambda";
+/// The Metrics Insights query's id; an ungrouped answer is labelled with it.
+const INSIGHTS_QUERY_ID: &str = "insights";
 
 /// One query: which function (None = account), which metric and statistic.
 #[derive(Debug, Clone)]
@@ -122,14 +125,14 @@ impl Aws {
 }
 
 impl Metrics for Aws {
-    async fn top_peaks(&self, window: &Window, limit: usize) -> PortResult<Option<Peaks>> {
+    async fn top_peaks(&self, window: &Window, limit: usize) -> PortResult<Option<TopPeaks>> {
         // Metrics Insights only queries the last three hours.
         if !self.metrics_insights || window.start < chrono::Utc::now() - chrono::Duration::hours(3)
         {
             return Ok(None);
         }
         let query = MetricDataQuery::builder()
-            .id("insights")
+            .id(INSIGHTS_QUERY_ID)
             .expression(format!(
                 "SELECT MAX(ConcurrentExecutions) FROM SCHEMA(\"AWS/Lambda\", FunctionName) \
                  GROUP BY FunctionName ORDER BY MAX() DESC LIMIT {limit}"
@@ -146,7 +149,18 @@ impl Metrics for Aws {
             .send()
             .await
             .map_err(|e| classify("cloudwatch:GetMetricData", e))?;
-        // One series per function, labelled with the GROUP BY value: the function's name.
+        // One series per function, labelled with the GROUP BY value: the function's name —
+        // when the answer is right; `ranking::believe` checks that it is.
+        let complete = out
+            .metric_data_results()
+            .iter()
+            .all(|r| r.status_code() == Some(&StatusCode::Complete));
+        let messages = out
+            .messages()
+            .iter()
+            .chain(out.metric_data_results().iter().flat_map(|r| r.messages()))
+            .map(|m| format!("{}: {}", m.code().unwrap_or("-"), m.value().unwrap_or("-")))
+            .collect();
         let functions: BTreeMap<String, f64> = out
             .metric_data_results()
             .iter()
@@ -158,7 +172,13 @@ impl Metrics for Aws {
             })
             .collect();
         let account = self.peaks(&[], window).await?.account;
-        Ok(Some(Peaks { account, functions }))
+        Ok(Some(TopPeaks {
+            peaks: Peaks { account, functions },
+            limit,
+            complete,
+            messages,
+            query_id: INSIGHTS_QUERY_ID.to_owned(),
+        }))
     }
 
     async fn active_functions(&self) -> PortResult<Vec<String>> {

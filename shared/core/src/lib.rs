@@ -3,6 +3,7 @@
 //! The pipeline, one module per step:
 //! - [`intake`]: any event shape → [`intake::Request`] (an [`intake::Alarm`] or a named function);
 //! - [`observation`]: the CloudWatch figures for the minutes before the alarm;
+//! - [`ranking`]: whether a one-query ranking is believed, or the batched path confirms;
 //! - [`attribution`]: what the alarm is about ([`attribution::Scope`]), the ranking, the offenders;
 //! - [`model`]: facts about functions and what drives them, and reversible [`model::Change`]s;
 //! - [`plan`]: tiered, bounded actions that never raise a limit;
@@ -28,5 +29,6 @@ pub mod model;
 pub mod observation;
 pub mod plan;
 pub mod posture;
+pub mod ranking;
 pub mod record;
 pub mod report;

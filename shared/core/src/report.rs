@@ -12,6 +12,7 @@ use crate::intake::{Alarm, AlarmState, EventSource, IncidentId};
 use crate::model::{AccountFacts, Action, Driver, Status};
 use crate::observation::Window;
 use crate::plan::Skipped;
+use crate::ranking::RankedBy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +64,8 @@ pub struct Report {
     pub window: Option<Window>,
     pub account: AccountFacts,
     pub account_peak: Option<f64>,
+    /// Which path ranked the functions, and why not Insights when it did not.
+    pub ranked_by: Option<RankedBy>,
     pub ranking: Vec<Ranked>,
     pub offenders: Vec<String>,
     pub drivers: BTreeMap<String, Vec<Driver>>,
@@ -84,6 +87,7 @@ impl Report {
             window: None,
             account: AccountFacts::default(),
             account_peak: None,
+            ranked_by: None,
             ranking: Vec::new(),
             offenders: Vec::new(),
             drivers: BTreeMap::new(),
@@ -201,6 +205,9 @@ impl fmt::Display for Report {
                 write!(f, " of limit {l}")?;
             }
             writeln!(f)?;
+        }
+        if let Some(by) = &self.ranked_by {
+            writeln!(f, "ranked by: {by}")?;
         }
         self.write_ranking(f)?;
         if !self.actions.is_empty() {

@@ -9,6 +9,7 @@ use cguard_core::intake::AlarmState;
 use cguard_core::model::{AccountFacts, Change, Current, FunctionFacts, Reservation};
 use cguard_core::observation::{FunctionUsage, Peaks, Window};
 use cguard_core::posture::{AlarmInfo, ApiStage, QueueMapping};
+use cguard_core::ranking::TopPeaks;
 use chrono::{DateTime, Utc};
 
 pub use cguard_core::error::{ErrorKind, Failure, PortError, PortResult};
@@ -16,14 +17,15 @@ pub use cguard_core::error::{ErrorKind, Failure, PortError, PortResult};
 /// CloudWatch reads.
 pub trait Metrics: Sync {
     /// The busiest functions' peaks ranked by CloudWatch itself in one query (Metrics
-    /// Insights), with the account's peak; `None` where that is unavailable (switched off, or
-    /// the window is older than Insights keeps), and the caller falls back to
+    /// Insights), with the account's peak, as answered — the caller decides whether to believe
+    /// it (`cguard_core::ranking::believe`); `None` where Insights is unavailable (switched off,
+    /// or the window is older than it keeps), and the caller falls back to
     /// [`active_functions`](Self::active_functions) + [`peaks`](Self::peaks).
     fn top_peaks(
         &self,
         window: &Window,
         limit: usize,
-    ) -> impl Future<Output = PortResult<Option<Peaks>>> + Send;
+    ) -> impl Future<Output = PortResult<Option<TopPeaks>>> + Send;
     /// Functions that emitted Lambda metrics recently.
     fn active_functions(&self) -> impl Future<Output = PortResult<Vec<String>>> + Send;
     /// Peak `ConcurrentExecutions` of each function and of the account, batched.
@@ -109,7 +111,7 @@ impl<T: Metrics> Metrics for &T {
         &self,
         window: &Window,
         limit: usize,
-    ) -> impl Future<Output = PortResult<Option<Peaks>>> + Send {
+    ) -> impl Future<Output = PortResult<Option<TopPeaks>>> + Send {
         (**self).top_peaks(window, limit)
     }
     fn active_functions(&self) -> impl Future<Output = PortResult<Vec<String>>> + Send {

@@ -14,6 +14,7 @@ use cguard_core::intake::{AlarmState, Request, Subject};
 use cguard_core::model::{AccountFacts, Action, Change, FunctionFacts, Status};
 use cguard_core::observation::{Observation, Window};
 use cguard_core::plan::{self, Plan, PlanInput};
+use cguard_core::ranking::{self, Fallback, RankedBy};
 use cguard_core::record::{Record, RecordedAction};
 use cguard_core::report::{AlarmSummary, Report};
 
@@ -56,7 +57,10 @@ impl<P: Ports> Guard<P> {
         });
         report.account = account;
         let observation = match observation {
-            Ok(o) => o,
+            Ok((o, ranked_by)) => {
+                report.ranked_by = Some(ranked_by);
+                o
+            }
             Err(e) => {
                 report.abort(format!(
                     "could not read CloudWatch metrics, nothing changed: {e}"
@@ -181,35 +185,40 @@ fn target(request: &Request, now: DateTime<Utc>, report: &mut Report) -> Option<
     Some(target)
 }
 
-/// Two batched reads: every active function's peak, then details for the few candidates.
+/// Ranks every function — by one Metrics Insights query when its answer can be believed,
+/// else by every active function's peak in batched calls — then reads details for the few
+/// candidates.
 async fn observe<P: Ports>(
     aws: &P,
     scope: &Scope,
     window: &Window,
     policy: &Policy,
-) -> Result<Observation, PortError> {
-    let ranked = aws
-        .top_peaks(
-            window,
-            attribution::RANKING_SIZE.max(policy.max_offenders + 1),
-        )
-        .await;
-    let peaks = match ranked {
-        Ok(Some(peaks)) if !peaks.functions.is_empty() => peaks,
-        // Insights unavailable (disabled, window older than 3 hours, or failed): one batched
-        // query per 500 active functions instead.
-        _ => {
+) -> Result<(Observation, RankedBy), PortError> {
+    let limit = attribution::RANKING_SIZE.max(policy.max_offenders + 1);
+    let doubt = match aws.top_peaks(window, limit).await {
+        Ok(Some(top)) => match ranking::believe(&top, scope, policy) {
+            Ok(()) => Ok(top.peaks),
+            Err(doubt) => Err(doubt),
+        },
+        Ok(None) => Err(Fallback::Unavailable),
+        Err(e) => Err(Fallback::Failed(e.into())),
+    };
+    let (peaks, ranked_by) = match doubt {
+        Ok(peaks) => (peaks, RankedBy::Insights),
+        Err(why) => {
+            tracing::info!(because = %why, "ranking every active function instead");
             let active = aws.active_functions().await?;
-            aws.peaks(&active, window).await?
+            (aws.peaks(&active, window).await?, RankedBy::Batched(why))
         }
     };
     let candidates = attribution::candidates(scope, &peaks, policy);
     let usage = aws.usage(&candidates, window).await?;
-    Ok(Observation {
+    let observation = Observation {
         window: *window,
         peaks,
         usage,
-    })
+    };
+    Ok((observation, ranked_by))
 }
 
 /// Reads the offenders concurrently (there are at most `max_offenders`).

@@ -18,6 +18,7 @@ use cguard_core::intake::AlarmState;
 use cguard_core::model::{ApiTarget, Current, Reservation, ResourceKey};
 use cguard_core::observation::FunctionUsage;
 use cguard_core::posture::{AlarmInfo, ApiStage, QueueMapping};
+use cguard_core::ranking::TopPeaks;
 use cguard_core::record::Record;
 
 pub const ACCOUNT: &str = "123456789012";
@@ -105,6 +106,8 @@ pub struct State {
     /// The value of every resource a change can target.
     pub live: BTreeMap<ResourceKey, Current>,
     pub account_peak: Option<f64>,
+    /// What a Metrics Insights query answers; `None`: Insights is unavailable.
+    pub insights: Option<TopPeaks>,
     /// The state of every alarm asked about; `None`: the alarm does not exist.
     pub alarm: Option<AlarmState>,
     pub queue_mappings: Vec<QueueMapping>,
@@ -179,6 +182,12 @@ impl FakeAccount {
 
     pub fn with_account_peak(self, peak: f64) -> Self {
         self.state().account_peak = Some(peak);
+        self
+    }
+
+    /// Answers Metrics Insights queries with `top`, right or wrong.
+    pub fn with_insights(self, top: TopPeaks) -> Self {
+        self.state().insights = Some(top);
         self
     }
 

@@ -8,6 +8,7 @@ use cguard_core::model::ResourceKey;
 use cguard_core::model::{AccountFacts, Change, Current, Driver, FunctionFacts, Reservation};
 use cguard_core::observation::{FunctionUsage, Peaks, Window};
 use cguard_core::posture::{AlarmInfo, ApiStage, QueueMapping};
+use cguard_core::ranking::TopPeaks;
 use cguard_core::record::{Record, TAG_INCIDENT};
 use cguard_engine::ports::{Actuator, Inventory, Ledger, Metrics, Posture};
 use chrono::{DateTime, Utc};
@@ -15,10 +16,9 @@ use chrono::{DateTime, Utc};
 use crate::{FakeAccount, FakeFunction, State};
 
 impl Metrics for FakeAccount {
-    /// The fake has no Metrics Insights: the engine takes the batched path.
-    async fn top_peaks(&self, _: &Window, _: usize) -> PortResult<Option<Peaks>> {
-        let _counted = self.read();
-        Ok(None)
+    /// The answer set with `with_insights`, as it is: believing it is the engine's business.
+    async fn top_peaks(&self, _: &Window, _: usize) -> PortResult<Option<TopPeaks>> {
+        Ok(self.read().insights.clone())
     }
 
     async fn active_functions(&self) -> PortResult<Vec<String>> {

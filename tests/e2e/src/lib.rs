@@ -69,9 +69,11 @@ impl Lab {
         })
     }
 
-    /// The guard for this region: the real adapters, with `policy`.
+    /// The guard for this region: the real adapters as deployed (Metrics Insights first, which
+    /// the stand-in's proxy answers), with `policy`.
     pub fn guard(&self, policy: Policy) -> Guard<cguard_aws::Aws> {
-        Guard::new(cguard_aws::Aws::new(&self.config), policy)
+        let aws = cguard_aws::Aws::new(&self.config).with_metrics_insights(true);
+        Guard::new(aws, policy)
     }
 
     /// A function with a placeholder package: the stand-in never runs it and does not unpack it.

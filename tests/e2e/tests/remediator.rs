@@ -12,6 +12,7 @@ use cguard_core::fault::Fault;
 use cguard_core::intake::parse_event;
 use cguard_core::model::{Change, Reservation, Status, Tier};
 use cguard_core::plan::Skip;
+use cguard_core::ranking::RankedBy;
 use cguard_core::record::{Record, TAG_INCIDENT};
 use cguard_core::report::{Outcome, Report};
 use cguard_e2e::{ClassicIncident, Lab, Load, event_at, minutes_before};
@@ -40,9 +41,11 @@ async fn classic_incident_is_limited_at_the_source_and_capped_and_a_duplicate_ch
     // WHEN the remediator handles it
     let reports = run(&lab, &event, &Policy::default()).await;
 
-    // THEN the 30-second function is found by its figures...
+    // THEN the 30-second function is found by its figures, ranked by the default path: one
+    // Metrics Insights query, answered by the stand-in's proxy...
     let report = &reports[0];
     assert_eq!(report.outcome, Outcome::Remediated, "{report}");
+    assert_eq!(report.ranked_by, Some(RankedBy::Insights), "{report}");
     // (the protected batch function holds 26% too: ranked an offender, then left alone)
     assert_eq!(report.offenders, [incident.offender, incident.protected]);
     assert_eq!(report.ranking[0].function, incident.offender);

@@ -9,8 +9,8 @@ use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::operation::list_metrics::ListMetricsOutput;
 use aws_sdk_cloudwatch::types::{
-    CompositeAlarm, Dimension, MetricAlarm, MetricDataQuery, MetricDataResult, RecentlyActive,
-    StateValue, StatusCode,
+    CompositeAlarm, Dimension, MessageData, MetricAlarm, MetricDataQuery, MetricDataResult,
+    RecentlyActive, StateValue, StatusCode,
 };
 use aws_smithy_mocks::mock;
 use aws_smithy_types::DateTime as SmithyTime;
@@ -428,13 +428,80 @@ async fn metrics_insights_ranks_every_function_in_one_query_plus_the_account_que
 
     // THEN two calls, whatever the account's size, and no ListMetrics
     assert_eq!(
-        peaks.functions,
+        peaks.peaks.functions,
         BTreeMap::from([("orders-api".into(), 40.0), ("slow-search".into(), 600.0)])
     );
-    assert_eq!(peaks.account, Some(962.0));
+    assert_eq!(peaks.peaks.account, Some(962.0));
+    assert!(peaks.complete && peaks.messages.is_empty(), "{peaks:?}");
+    assert_eq!(peaks.query_id, "insights");
     assert_eq!(
         (insights.num_calls(), account.num_calls(), list.num_calls()),
         (1, 1, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_partial_insights_answer_is_returned_as_partial_with_its_messages() {
+    // GIVEN Insights answers with PartialData and a message (more than 10,000 metrics matched)
+    let w = recent_window();
+    let insights = mock!(CloudWatch::get_metric_data)
+        .match_requests(|req| {
+            req.metric_data_queries()
+                .iter()
+                .any(|q| q.expression().is_some())
+        })
+        .then_compute_output(move |_| {
+            GetMetricDataOutput::builder()
+                .metric_data_results(
+                    MetricDataResult::builder()
+                        .id("insights")
+                        .label("slow-search")
+                        .timestamps(SmithyTime::from_secs(w.start.timestamp()))
+                        .values(600.0)
+                        .status_code(StatusCode::PartialData)
+                        .build(),
+                )
+                .messages(
+                    MessageData::builder()
+                        .code("MaxMetricsExceeded")
+                        .value("more than 10000 metrics matched")
+                        .build(),
+                )
+                .build()
+        });
+    let account = mock!(CloudWatch::get_metric_data)
+        .match_requests(|req| {
+            req.metric_data_queries()
+                .iter()
+                .all(|q| q.expression().is_none())
+        })
+        .then_compute_output(move |_| {
+            GetMetricDataOutput::builder()
+                .metric_data_results(result("q0", 962.0, &w))
+                .build()
+        });
+    let aws = aws(Rules {
+        cloudwatch: vec![&insights, &account],
+        ..Default::default()
+    })
+    .with_metrics_insights(true);
+
+    // WHEN the busiest functions are asked for
+    let top = aws.top_peaks(&w, 10).await.unwrap().expect("insights on");
+
+    // THEN the answer says it is partial, so the engine will not believe it
+    assert!(!top.complete);
+    assert_eq!(
+        top.messages,
+        ["MaxMetricsExceeded: more than 10000 metrics matched"]
+    );
+    assert!(
+        cguard_core::ranking::believe(
+            &top,
+            &cguard_core::attribution::Scope::Account,
+            &cguard_core::config::Policy::default()
+        )
+        .is_err()
     );
 }
 
