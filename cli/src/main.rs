@@ -12,7 +12,7 @@ use cguard_aws::Aws;
 use cguard_aws::notify::ReportTopic;
 use cguard_core::audit::AuditReport;
 use cguard_core::config::Settings;
-use cguard_core::intake::{parse_event, valid_function_name};
+use cguard_core::intake::{canonical_function_name, parse_event};
 use cguard_engine::Guard;
 use cguard_engine::run::{audit_pass, remediate_all};
 use clap::{Parser, Subcommand};
@@ -52,7 +52,7 @@ enum Command {
         no_metric: bool,
     },
     /// Restore a function now, whatever its metrics; values a person changed since are left
-    /// alone.
+    /// alone. Honours CGUARD_DRY_RUN. The function may be given by name or ARN.
     Restore {
         #[arg(long)]
         function: String,
@@ -135,12 +135,11 @@ async fn run_audit(cli: &Cli, settings: Settings, metric: bool) -> Result<bool> 
 }
 
 async fn run_restore(cli: &Cli, settings: Settings, function: &str) -> Result<bool> {
-    anyhow::ensure!(
-        valid_function_name(function),
-        "{function:?} is not a Lambda function name, nothing changed"
-    );
+    let Some(function) = canonical_function_name(function) else {
+        anyhow::bail!("{function:?} names no Lambda function, nothing changed");
+    };
     let (guard, _) = connect(settings).await;
-    let report = guard.restore_function(function, chrono::Utc::now()).await;
+    let report = guard.restore_function(&function, chrono::Utc::now()).await;
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use chrono::Duration;
 use serde::Serialize;
 
+use crate::intake::canonical_function_name;
 use crate::posture::PostureSettings;
 
 /// Everything the functions and the CLI read from their environment.
@@ -125,7 +126,8 @@ impl Policy {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let mut guard_functions = list(read("CGUARD_GUARD_FUNCTIONS"));
+        let mut guard_functions =
+            functions("CGUARD_GUARD_FUNCTIONS", read("CGUARD_GUARD_FUNCTIONS"))?;
         if let Some(me) = read("AWS_LAMBDA_FUNCTION_NAME") {
             guard_functions.insert(me);
         }
@@ -170,7 +172,10 @@ impl Policy {
                 d.window_minutes,
                 1..=180,
             )?,
-            protected_functions: list(read("CGUARD_PROTECTED_FUNCTIONS")),
+            protected_functions: functions(
+                "CGUARD_PROTECTED_FUNCTIONS",
+                read("CGUARD_PROTECTED_FUNCTIONS"),
+            )?,
             guard_functions,
             unreserved_minimum: read("CGUARD_UNRESERVED_MINIMUM")
                 .map(|v| parse_num("CGUARD_UNRESERVED_MINIMUM", Some(v), 0, 0..=100_000))
@@ -204,15 +209,21 @@ impl Policy {
     }
 }
 
-fn list(v: Option<String>) -> BTreeSet<String> {
-    v.map(|s| {
-        s.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()
-    })
-    .unwrap_or_default()
+/// A comma-separated list of functions, each by name or ARN, as canonical names: the lists
+/// are compared with names, so an ARN here must not slip past them.
+fn functions(name: &'static str, v: Option<String>) -> Result<BTreeSet<String>, ConfigError> {
+    v.iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|f| {
+            canonical_function_name(f).ok_or_else(|| ConfigError {
+                name,
+                value: f.to_owned(),
+                problem: "names no Lambda function (a name, name:qualifier or function ARN)",
+            })
+        })
+        .collect()
 }
 
 fn parse_bool(name: &'static str, v: Option<String>, default: bool) -> Result<bool, ConfigError> {
@@ -285,6 +296,31 @@ mod tests {
         let e =
             super::Settings::from_lookup(env(&[("CGUARD_METRICS_INSIGHTS", "maybe")])).unwrap_err();
         assert_eq!(e.name, "CGUARD_METRICS_INSIGHTS");
+    }
+
+    #[test]
+    fn protected_and_guard_lists_hold_canonical_names() {
+        let p = super::Policy::from_lookup(|k| match k {
+            "CGUARD_PROTECTED_FUNCTIONS" => {
+                Some("payments, arn:aws:lambda:us-east-1:123456789012:function:billing:live".into())
+            }
+            "CGUARD_GUARD_FUNCTIONS" => Some("123456789012:function:cg-auditor".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            p.protected_functions.iter().collect::<Vec<_>>(),
+            ["billing", "payments"]
+        );
+        assert!(p.guard_functions.contains("cg-auditor"));
+        let e = super::Policy::from_lookup(|k| {
+            (k == "CGUARD_PROTECTED_FUNCTIONS").then(|| "ok,not a function".into())
+        })
+        .unwrap_err();
+        assert_eq!(
+            (e.name, e.value.as_str()),
+            ("CGUARD_PROTECTED_FUNCTIONS", "not a function")
+        );
     }
 
     #[test]

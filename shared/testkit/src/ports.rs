@@ -59,9 +59,14 @@ impl Inventory for FakeAccount {
         })
     }
 
+    /// By name or by ARN, as `GetFunction` answers.
     async fn function(&self, name: &str) -> PortResult<Option<FunctionFacts>> {
         let s = self.read();
-        Ok(s.functions.get(name).map(|f| facts(&s, f)))
+        let found = s
+            .functions
+            .get(name)
+            .or_else(|| s.functions.values().find(|f| f.arn == name));
+        Ok(found.map(|f| facts(&s, f)))
     }
 }
 

@@ -10,8 +10,8 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 
 use super::{
-    EventSource, IntakeError, Problem, Request, Subject, json_kind, parse_event,
-    valid_function_name,
+    EventSource, IntakeError, Problem, Request, Subject, canonical_function_name, json_kind,
+    parse_event,
 };
 
 pub(super) fn parse_manual(obj: &Map<String, Value>) -> Result<Vec<Request>, IntakeError> {
@@ -38,11 +38,11 @@ pub(super) fn parse_manual(obj: &Map<String, Value>) -> Result<Vec<Request>, Int
         (Some(name), None) => {
             let name = name
                 .as_str()
-                .filter(|s| valid_function_name(s))
+                .and_then(canonical_function_name)
                 .ok_or_else(|| IntakeError::invalid("functionName", Problem::NotAFunctionName))?;
             Ok(vec![Request {
                 subject: Subject::Function {
-                    name: name.to_owned(),
+                    name,
                     requested_at: Utc::now(),
                 },
                 dry_run,

@@ -26,7 +26,10 @@ use sha2::{Digest, Sha256};
 mod alarm_action;
 mod eventbridge;
 mod manual;
+mod name;
 mod sns;
+
+pub use name::{canonical_function_name, valid_alarm_arn};
 
 /// The state an alarm moved into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,6 +234,13 @@ pub enum Problem {
     NeitherFunctionNorAlarm,
     #[error("expected a Lambda function name (1-64 of A-Z a-z 0-9 - _)")]
     NotAFunctionName,
+    /// A function reference that is no name, qualified name, partial or full function ARN.
+    #[error("{0:?} names no Lambda function (a name, name:qualifier, or function ARN)")]
+    NotAFunctionReference(String),
+    #[error("{0:?} is not the CloudWatch alarm ARN of this alarm and account")]
+    NotAnAlarmArn(String),
+    #[error("contains control characters")]
+    ControlCharacters,
     #[error("a manual payload cannot wrap another")]
     WrapsManual,
 }
@@ -247,6 +257,10 @@ impl IntakeError {
 /// Reads an event of any supported shape. An SNS event with several records yields one request
 /// per record; a malformed record fails the whole event, so that nothing is half-done.
 pub fn parse_event(event: &Value) -> Result<Vec<Request>, IntakeError> {
+    parse_shape(event)?.into_iter().map(checked).collect()
+}
+
+fn parse_shape(event: &Value) -> Result<Vec<Request>, IntakeError> {
     let Some(obj) = event.as_object() else {
         return Err(IntakeError::Unrecognised(Unrecognised::NotAnObject(
             json_kind(event),
@@ -272,6 +286,40 @@ pub fn parse_event(event: &Value) -> Result<Vec<Request>, IntakeError> {
     Err(IntakeError::Unrecognised(Unrecognised::NoKnownKey))
 }
 
+/// What every shape must satisfy before anything is done for it: an alarm's ARN is a
+/// CloudWatch alarm ARN of its account and name; its name carries no control character; every
+/// function a metric names becomes its one canonical name, or the request is refused.
+fn checked(mut request: Request) -> Result<Request, IntakeError> {
+    let Subject::Alarm(alarm) = &mut request.subject else {
+        return Ok(request);
+    };
+    if alarm.name.chars().any(char::is_control) {
+        return Err(IntakeError::invalid(
+            "AlarmName",
+            Problem::ControlCharacters,
+        ));
+    }
+    if let Some(arn) = &alarm.arn
+        && !valid_alarm_arn(arn, &alarm.name, alarm.account_id.as_deref())
+    {
+        return Err(IntakeError::invalid(
+            "AlarmArn",
+            Problem::NotAnAlarmArn(arn.clone()),
+        ));
+    }
+    for metric in &mut alarm.metrics {
+        if let Some(reference) = metric.dimensions.get_mut("FunctionName") {
+            *reference = canonical_function_name(reference).ok_or_else(|| {
+                IntakeError::invalid(
+                    "FunctionName dimension",
+                    Problem::NotAFunctionReference(reference.clone()),
+                )
+            })?;
+        }
+    }
+    Ok(request)
+}
+
 fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -281,15 +329,6 @@ fn json_kind(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-/// Lambda names: letters, digits, hyphens, underscores, at most 64 (ARNs and qualifiers are
-/// not accepted here, so the operator's intent is unambiguous).
-pub fn valid_function_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn non_empty(s: String, field: &str) -> Result<String, IntakeError> {

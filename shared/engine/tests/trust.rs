@@ -1,0 +1,108 @@
+//! Issue 9, attacks on the guard's input, each against the in-memory account (which answers
+//! `GetFunction` by name or ARN, as AWS does). Each attack failed before its fix; each asserts
+//! that nothing in the account changed and that the refusal is said.
+
+use chrono::{DateTime, Utc};
+use futures::executor::block_on;
+use serde_json::{Value, json};
+
+use cguard_core::config::Policy;
+use cguard_core::intake::{IntakeError, parse_event};
+use cguard_core::plan::Skip;
+use cguard_engine::Guard;
+use cguard_testkit::{FakeAccount, FakeFunction, function_arn};
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T09:40:30Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// A direct alarm action on `metric` of the function named by `reference`.
+fn function_alarm(reference: &str, metric: &str) -> Value {
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../../events/alarm-action.json")).unwrap();
+    let m = &mut event["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"];
+    m["name"] = json!(metric);
+    m["dimensions"] = json!({ "FunctionName": reference });
+    event
+}
+
+fn busy(name: &str) -> FakeFunction {
+    FakeFunction::new(name).peak(700.0)
+}
+
+#[test]
+fn a_protected_function_named_by_its_arn_is_still_protected() {
+    // GIVEN payments is protected by name, and an alarm names it by its (qualified) ARN
+    let aws = FakeAccount::empty()
+        .with_function(busy("payments"))
+        .with_account_peak(980.0);
+    let policy = Policy {
+        protected_functions: ["payments".to_owned()].into(),
+        ..Policy::default()
+    };
+    let arn = format!("{}:live", function_arn("payments"));
+    let requests = parse_event(&function_alarm(&arn, "ConcurrentExecutions")).unwrap();
+
+    // WHEN the guard handles it
+    let report = block_on(Guard::new(&aws, policy).remediate(&requests[0], now()));
+
+    // THEN the function is recognised as payments, skipped as protected, and nothing changed
+    assert_eq!(report.offenders, ["payments"], "{report}");
+    assert_eq!(report.skipped[0].reason, Skip::ProtectedByList, "{report}");
+    assert!(report.actions.is_empty(), "{report}");
+    assert_eq!(aws.call_count(), 0, "{:?}", aws.calls());
+}
+
+#[test]
+fn the_guard_s_own_function_named_by_a_partial_arn_is_never_touched() {
+    let aws = FakeAccount::empty()
+        .with_function(busy("cg-remediator"))
+        .with_account_peak(980.0);
+    let policy = Policy {
+        guard_functions: ["cg-remediator".to_owned()].into(),
+        ..Policy::default()
+    };
+    let requests = parse_event(&function_alarm(
+        "123456789012:function:cg-remediator",
+        "Invocations",
+    ))
+    .unwrap();
+    let report = block_on(Guard::new(&aws, policy).remediate(&requests[0], now()));
+    assert_eq!(report.skipped[0].reason, Skip::GuardFunction, "{report}");
+    assert_eq!(aws.call_count(), 0);
+}
+
+#[test]
+fn a_malformed_or_inconsistent_alarm_arn_is_bad_input() {
+    for arn in [
+        "arn:aws:cloudwatch:::alarm",
+        "arn:aws:cloudwatch:us-east-1:999999999999:alarm:concurrency-guard-account-concurrency",
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:another-alarm",
+    ] {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../../../events/alarm-action.json")).unwrap();
+        event["alarmArn"] = json!(arn);
+        let err = parse_event(&event).unwrap_err();
+        assert!(
+            matches!(&err, IntakeError::Invalid { field, .. } if field == "AlarmArn"),
+            "{arn}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_function_dimension_that_names_no_function_is_bad_input() {
+    for reference in [
+        "arn:aws:sqs:us-east-1:123456789012:payments",
+        "payments\u{1b}[2K",
+        "",
+    ] {
+        let err = parse_event(&function_alarm(reference, "Throttles")).unwrap_err();
+        assert!(
+            matches!(&err, IntakeError::Invalid { field, .. } if field == "FunctionName dimension"),
+            "{reference:?}: {err}"
+        );
+    }
+}
