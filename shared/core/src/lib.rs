@@ -32,3 +32,4 @@ pub mod posture;
 pub mod ranking;
 pub mod record;
 pub mod report;
+pub mod text;

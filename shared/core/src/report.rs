@@ -164,8 +164,15 @@ impl Report {
     }
 }
 
+/// Through [`terminal_safe`](crate::text::terminal_safe): names and reasons come from outside.
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::text::write_safe(f, |f| self.render(f))
+    }
+}
+
+impl Report {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let subject = match (&self.alarm, &self.function) {
             (Some(a), _) => format!(
                 "alarm {} → {} at {}",

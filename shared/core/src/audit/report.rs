@@ -328,8 +328,15 @@ impl fmt::Display for AuditError {
     }
 }
 
+/// Through [`terminal_safe`](crate::text::terminal_safe): names and reasons come from outside.
 impl fmt::Display for AuditReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::text::write_safe(f, |f| self.render(f))
+    }
+}
+
+impl AuditReport {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "Concurrency Guard audit at {}: {} function(s) examined{}",

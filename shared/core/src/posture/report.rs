@@ -64,8 +64,15 @@ impl fmt::Display for Severity {
     }
 }
 
+/// Through [`terminal_safe`](crate::text::terminal_safe): names and reasons come from outside.
 impl fmt::Display for PostureReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::text::write_safe(f, |f| self.render(f))
+    }
+}
+
+impl PostureReport {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "Concurrency Guard posture at {}: {} finding(s)",
