@@ -70,17 +70,18 @@ impl<P: Ports> Guard<P> {
     }
 
     /// Restores one function now, whatever its health (an operator's `cguard restore`). Values a
-    /// person changed since are still left alone.
+    /// person changed since are still left alone; with `CGUARD_DRY_RUN` nothing is restored
+    /// and the report says what would be.
     pub async fn restore_function(&self, name: &str, now: DateTime<Utc>) -> AuditReport {
-        let aws = &self.ports;
-        let mut report = AuditReport::new(now, false);
+        let (aws, dry_run) = (&self.ports, self.policy.dry_run);
+        let mut report = AuditReport::new(now, dry_run);
         let mut entry = IncidentAudit::new(name);
         let _serial = self.changes.hold().await;
-        if let Some(loaded) = load(aws, &mut entry, false, true).await {
+        if let Some(loaded) = load(aws, &mut entry, dry_run, true).await {
             entry.decision = Some(Decision::Restore {
                 why: RestoreReason::Requested,
             });
-            undo(aws, &loaded, false, &mut entry).await;
+            undo(aws, &loaded, dry_run, &mut entry).await;
         }
         report.incidents.push(entry);
         report

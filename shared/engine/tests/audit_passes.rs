@@ -285,3 +285,22 @@ fn restore_on_request_ignores_health_and_a_bare_header_is_erased() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["incidents"][0]["decision"]["decision"], "restore");
 }
+
+#[test]
+fn a_requested_restore_in_a_dry_run_changes_nothing() {
+    // Issue 9: `cguard restore` ignored CGUARD_DRY_RUN and restored anyway.
+    let aws = remediated(AlarmState::Alarm, Some(100.0));
+    let before = (aws.live(), aws.tags("slow"));
+    let policy = Policy {
+        dry_run: true,
+        ..Policy::default()
+    };
+    let report = block_on(Guard::new(&aws, policy).restore_function("slow", later(1)));
+    let i = &report.incidents[0];
+    assert!(report.dry_run && !i.closed, "{report}");
+    assert!(
+        i.restore.iter().all(|u| u.status == Status::Planned),
+        "{report}"
+    );
+    assert_eq!((aws.live(), aws.tags("slow")), before);
+}
