@@ -95,7 +95,7 @@ async fn run(cli: &Cli) -> Result<bool> {
     let (guard, topic) = connect(settings).await;
     // The same use-case as the remediator Lambda, summaries to the report topic included; the
     // EMF lines are left out: at a terminal nothing turns stdout into metrics.
-    let batch = remediate_all(&guard, &requests, &topic).await;
+    let batch = remediate_all(&guard, &requests, &topic, None).await;
     if cli.json {
         let json = serde_json::json!({ "reports": batch.reports });
         println!("{}", serde_json::to_string_pretty(&json)?);

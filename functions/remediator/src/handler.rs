@@ -10,6 +10,7 @@ use cguard_engine::ports::Ports;
 use cguard_engine::run::{Announce, remediate_all};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 
 #[derive(Debug)]
 pub struct Deps<P> {
@@ -34,6 +35,14 @@ impl Announce for LambdaAnnounce {
         }
         self.report_topic.announce(report).await;
     }
+}
+
+/// The invocation's deadline as an instant on this machine's clock.
+fn deadline(context: &lambda_runtime::Context) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Instant::now() + Duration::from_millis(context.deadline.saturating_sub(now_ms))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +76,13 @@ pub async fn handle<P: Ports>(
 ) -> Result<Value, HandlerError> {
     let requests = parse_event(&event.payload)
         .inspect_err(|e| tracing::error!(error = %e, "rejected event"))?;
-    let batch = remediate_all(&deps.guard, &requests, &deps.announce).await;
+    let batch = remediate_all(
+        &deps.guard,
+        &requests,
+        &deps.announce,
+        Some(deadline(&event.context)),
+    )
+    .await;
     let incomplete = batch.incomplete();
     if !incomplete.is_empty() {
         return Err(HandlerError::Incomplete(incomplete.join(", ")));
@@ -92,8 +107,19 @@ mod tests {
         }
     }
 
+    /// An invocation with `seconds` left, as Lambda's context says.
+    fn event_with(payload: Value, seconds: u64) -> LambdaEvent<Value> {
+        let mut context = lambda_runtime::Context::default();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        context.deadline = now_ms + seconds * 1000;
+        LambdaEvent::new(payload, context)
+    }
+
     fn event(payload: Value) -> LambdaEvent<Value> {
-        LambdaEvent::new(payload, lambda_runtime::Context::default())
+        event_with(payload, 60)
     }
 
     #[tokio::test]
@@ -120,6 +146,22 @@ mod tests {
         let out = handle(event(payload), &deps).await.unwrap();
         assert_eq!(out["reports"][0]["outcome"], "no_action");
         assert_eq!(out["reports"][0]["alarm"]["state"], "OK");
+        assert_eq!(
+            (deps.guard.ports().reads(), deps.guard.ports().call_count()),
+            (0, 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn with_too_little_time_left_nothing_starts_and_lambda_retries() {
+        // Issue 9: the report is always emitted before the timeout; a request that could not
+        // finish in time is left for the retry, not cut off half-way.
+        let deps = deps();
+        let payload: Value =
+            serde_json::from_str(include_str!("../../../events/alarm-action.json")).unwrap();
+        let err = handle(event_with(payload, 5), &deps).await.unwrap_err();
+        assert!(matches!(err, HandlerError::Incomplete(_)), "{err}");
+        assert_eq!(Diagnostic::from(err).error_type, "RemediationIncomplete");
         assert_eq!(
             (deps.guard.ports().reads(), deps.guard.ports().call_count()),
             (0, 0)

@@ -2,14 +2,13 @@
 //! mappings), reservations, SQS maximum concurrency, and records as tags.
 
 use std::collections::{BTreeMap, HashMap};
-use std::str::FromStr;
 
-use aws_arn::ResourceName;
 use aws_sdk_lambda::types::ScalingConfig;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use cguard_core::drivers;
+use cguard_core::intake::canonical_function_name;
 use cguard_core::model::{AccountFacts, Driver, FunctionFacts, Reservation};
-use cguard_core::record::TAG_INCIDENT;
+use cguard_core::record::{OpenRecord, Record, TAG_INCIDENT};
 use cguard_engine::ports::{ErrorKind, Inventory, Ledger, PortError, PortResult};
 
 use crate::Aws;
@@ -233,7 +232,7 @@ impl Ledger for Aws {
             .map_err(|e| classify("lambda:UntagResource", e))
     }
 
-    async fn open_records(&self) -> PortResult<Vec<String>> {
+    async fn open_records(&self) -> PortResult<Vec<OpenRecord>> {
         // One paginated call finds every recorded function, however many functions exist.
         let pages: Vec<_> = self
             .tagging
@@ -245,20 +244,22 @@ impl Ledger for Aws {
             .try_collect()
             .await
             .map_err(|e| classify("tag:GetResources", e))?;
-        let mut names: Vec<String> = pages
+        let mut records: Vec<OpenRecord> = pages
             .iter()
             .flat_map(|p| p.resource_tag_mapping_list())
-            .filter_map(|m| m.resource_arn())
-            .filter_map(|arn| ResourceName::from_str(arn).ok())
-            .filter_map(|r| {
-                r.resource
-                    .to_string()
-                    .strip_prefix("function:")
-                    .map(|n| n.split(':').next().unwrap_or(n).to_owned())
+            .filter_map(|m| {
+                let function = canonical_function_name(m.resource_arn()?)?;
+                let tags: BTreeMap<String, String> = m
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect();
+                let opened = Record::opened(&tags);
+                Some(OpenRecord { function, opened })
             })
             .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
+        records.sort_by(|a, b| a.function.cmp(&b.function));
+        records.dedup_by(|a, b| a.function == b.function);
+        Ok(records)
     }
 }

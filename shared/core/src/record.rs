@@ -33,6 +33,14 @@ pub struct RecordedAction {
 }
 
 /// Every change one incident made on (or on behalf of) one function.
+/// A function that carries a record, and when its incident opened (`None`: unreadable), as
+/// listed without reading each function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenRecord {
+    pub function: String,
+    pub opened: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub incident: IncidentId,
@@ -117,19 +125,23 @@ impl Record {
         keys
     }
 
+    /// When the record on `tags` says its incident opened; `None` when it is missing or not a
+    /// time.
+    pub fn opened(tags: &BTreeMap<String, String>) -> Option<DateTime<Utc>> {
+        tags.get(TAG_OPENED)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    }
+
     /// Reads a record back from a function's tags; `None` when the function carries none.
     pub fn from_tags(tags: &BTreeMap<String, String>) -> Result<Option<Self>, RecordError> {
         let Some(incident) = tags.get(TAG_INCIDENT) else {
             return Ok(None);
         };
-        let opened_at = tags
-            .get(TAG_OPENED)
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| RecordError::Unreadable {
-                key: TAG_OPENED.into(),
-                problem: "missing or not a time".into(),
-            })?;
+        let opened_at = Self::opened(tags).ok_or_else(|| RecordError::Unreadable {
+            key: TAG_OPENED.into(),
+            problem: "missing or not a time".into(),
+        })?;
         let alarm = tags
             .get(TAG_ALARM)
             .and_then(|v| B64.decode(v).ok())

@@ -9,9 +9,9 @@ use std::collections::btree_map::Entry;
 
 use cguard_core::attribution::Attribution;
 use cguard_core::audit::{
-    AuditError, AuditReport, Decision, Health, HoldReason, IncidentAudit, Reading, RestoreReason,
-    Undo, Verdict, Verified, decide, respect_people, since, underneath, verify_reading,
-    verify_record,
+    AuditError, AuditReport, Decision, Health, HoldReason, IncidentAudit, MAX_RECORDS_PER_PASS,
+    Reading, RestoreReason, Undo, Verdict, Verified, decide, respect_people, schedule, since,
+    underneath, verify_reading, verify_record,
 };
 use cguard_core::config::Policy;
 use cguard_core::fault::Fault;
@@ -52,18 +52,26 @@ async fn read_live<A: Actuator>(aws: &A, record: &Record) -> BTreeMap<ResourceKe
 }
 
 impl<P: Ports> Guard<P> {
-    /// One audit pass over every function that carries a record, one function at a time.
+    /// One audit pass over the functions that carry a record — at most
+    /// [`MAX_RECORDS_PER_PASS`], oldest first, one at a time.
     pub async fn audit(&self, now: DateTime<Utc>) -> AuditReport {
         let (aws, policy) = (&self.ports, &self.policy);
         let mut report = AuditReport::new(now, policy.dry_run);
-        let names = match aws.open_records().await {
-            Ok(n) => n,
+        let records = match aws.open_records().await {
+            Ok(r) => r,
             Err(e) => {
                 report.errors.push(AuditError::ListRecords(e.into()));
                 return report;
             }
         };
-        for name in names {
+        let due = schedule(records, now, MAX_RECORDS_PER_PASS);
+        for (function, opened) in due.future {
+            report
+                .errors
+                .push(AuditError::FutureRecord { function, opened });
+        }
+        report.deferred = due.deferred;
+        for name in due.due {
             report.incidents.push(self.audit_function(&name, now).await);
         }
         report

@@ -10,6 +10,7 @@ use cguard_core::model::{AccountFacts, Change, Current, FunctionFacts, Reservati
 use cguard_core::observation::{FunctionUsage, Peaks, Window};
 use cguard_core::posture::{AlarmInfo, ApiStage, QueueMapping};
 use cguard_core::ranking::TopPeaks;
+use cguard_core::record::OpenRecord;
 use chrono::{DateTime, Utc};
 
 pub use cguard_core::error::{ErrorKind, Failure, PortError, PortResult};
@@ -75,8 +76,8 @@ pub trait Ledger: Sync {
         function_arn: &str,
         keys: &[String],
     ) -> impl Future<Output = PortResult<()>> + Send;
-    /// Names of functions that carry a record.
-    fn open_records(&self) -> impl Future<Output = PortResult<Vec<String>>> + Send;
+    /// Every function that carries a record, with when its incident opened.
+    fn open_records(&self) -> impl Future<Output = PortResult<Vec<OpenRecord>>> + Send;
 }
 
 /// The reads (and the one write) posture needs beyond the other ports.
@@ -175,7 +176,7 @@ impl<T: Ledger> Ledger for &T {
     ) -> impl Future<Output = PortResult<()>> + Send {
         (**self).erase(function_arn, keys)
     }
-    fn open_records(&self) -> impl Future<Output = PortResult<Vec<String>>> + Send {
+    fn open_records(&self) -> impl Future<Output = PortResult<Vec<OpenRecord>>> + Send {
         (**self).open_records()
     }
 }

@@ -4,6 +4,7 @@
 //! the returned values.
 
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 use cguard_core::audit::AuditReport;
 use cguard_core::intake::{Request, Subject};
@@ -38,6 +39,9 @@ impl<A: Announce> Announce for Option<A> {
 #[derive(Debug)]
 pub struct Batch {
     pub reports: Vec<Report>,
+    /// Requests not started because the invocation's time was running out: the retry
+    /// handles them (incident ids make that safe).
+    pub deferred: Vec<String>,
 }
 
 impl Batch {
@@ -48,19 +52,35 @@ impl Batch {
             .iter()
             .filter(|r| r.failed())
             .map(|r| r.incident.to_string())
+            .chain(self.deferred.iter().cloned())
             .collect()
     }
 }
 
+/// The time one request may take, at most: a request is not started with less than this
+/// left before the invocation's deadline, so every started report is emitted before the
+/// timeout.
+pub const REQUEST_BUDGET: Duration = Duration::from_secs(20);
+
 /// Handles every request of one event, one after the other (two records about the same
-/// offender must not race), each in its own span carrying the alarm and the incident.
+/// offender must not race), each in its own span carrying the alarm and the incident. With a
+/// `deadline` (the Lambda invocation's), a request is started only while
+/// [`REQUEST_BUDGET`] remains; the rest are deferred to the retry.
 pub async fn remediate_all<P: Ports>(
     guard: &Guard<P>,
     requests: &[Request],
     announce: &impl Announce,
+    deadline: Option<Instant>,
 ) -> Batch {
     let mut reports = Vec::with_capacity(requests.len());
+    let mut deferred = Vec::new();
     for request in requests {
+        if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < REQUEST_BUDGET) {
+            let incident = request.incident_id().to_string();
+            tracing::warn!(%incident, "deferred: too little time left in this invocation");
+            deferred.push(incident);
+            continue;
+        }
         let alarm = match &request.subject {
             Subject::Alarm(a) => a.name.clone(),
             Subject::Function { name, .. } => format!("manual:{name}"),
@@ -84,7 +104,7 @@ pub async fn remediate_all<P: Ports>(
         .await;
         reports.push(report);
     }
-    Batch { reports }
+    Batch { reports, deferred }
 }
 
 /// One auditor pass: the open records and the posture checklist, read side by side.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use futures::executor::block_on;
 
-use cguard_core::audit::{Decision, Verdict};
+use cguard_core::audit::{AuditError, Decision, MAX_RECORDS_PER_PASS, Verdict};
 use cguard_core::config::Policy;
 use cguard_core::intake::{AlarmState, IncidentId};
 use cguard_core::model::{
@@ -303,4 +303,45 @@ fn a_requested_restore_in_a_dry_run_changes_nothing() {
         "{report}"
     );
     assert_eq!((aws.live(), aws.tags("slow")), before);
+}
+
+#[test]
+fn a_record_dated_in_the_future_is_reported_as_tampering_and_not_obeyed() {
+    // Issue 9: a record opened "in the future" never left its grace period and held forever.
+    let aws = remediated(AlarmState::Ok, Some(12.0));
+    aws.state().functions.get_mut("slow").unwrap().tags.insert(
+        cguard_core::record::TAG_OPENED.into(),
+        "2099-01-01T00:00:00Z".into(),
+    );
+    let before = (aws.live(), aws.tags("slow"));
+    let report = block_on(Guard::new(&aws, Policy::default()).audit(later(60)));
+    assert!(report.incidents.is_empty(), "{report}");
+    assert!(
+        matches!(&report.errors[..], [AuditError::FutureRecord { function, .. }] if function == "slow"),
+        "{report}"
+    );
+    assert!(report.failed());
+    assert_eq!((aws.live(), aws.tags("slow")), before, "nothing restored");
+}
+
+#[test]
+fn one_pass_examines_a_bounded_number_of_records_oldest_first() {
+    let mut account = FakeAccount::empty();
+    for i in 0..(MAX_RECORDS_PER_PASS + 5) {
+        let record = Record::new(
+            IncidentId::from_recorded(format!("inc{i}")),
+            t0() - Duration::minutes(i as i64),
+            None,
+        );
+        account = account
+            .with_function(FakeFunction::new(&format!("f{i:02}")).tags(record.header_tags()));
+    }
+    let report = block_on(Guard::new(&account, Policy::default()).audit(later(60)));
+    assert_eq!(report.incidents.len(), MAX_RECORDS_PER_PASS);
+    // The oldest (opened longest ago: the highest numbers) first; the newest five wait.
+    assert_eq!(
+        report.incidents[0].function,
+        format!("f{:02}", MAX_RECORDS_PER_PASS + 4)
+    );
+    assert_eq!(report.deferred, ["f04", "f03", "f02", "f01", "f00"]);
 }

@@ -106,3 +106,23 @@ fn a_function_dimension_that_names_no_function_is_bad_input() {
         );
     }
 }
+
+#[test]
+fn fifty_alarms_in_one_event_are_refused_whole() {
+    // Issue 9: fifty forged alarms naming idle functions in one SNS event reserved 100 each.
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../../events/sns-account-concurrency.json")).unwrap();
+    let record = event["Records"][0].clone();
+    event["Records"] = Value::Array(vec![record; 50]);
+    let err = parse_event(&event).unwrap_err();
+    assert!(
+        matches!(&err, IntakeError::Invalid { field, .. } if field == "Records"),
+        "{err}"
+    );
+    event["Records"] = Value::Array(event["Records"].as_array().unwrap()[..10].to_vec());
+    assert_eq!(
+        parse_event(&event).unwrap().len(),
+        10,
+        "ten is still one event's worth"
+    );
+}

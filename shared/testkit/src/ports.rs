@@ -9,7 +9,7 @@ use cguard_core::model::{AccountFacts, Change, Current, Driver, FunctionFacts, R
 use cguard_core::observation::{FunctionUsage, Peaks, Window};
 use cguard_core::posture::{AlarmInfo, ApiStage, QueueMapping};
 use cguard_core::ranking::TopPeaks;
-use cguard_core::record::{Record, TAG_INCIDENT};
+use cguard_core::record::{OpenRecord, Record, TAG_INCIDENT};
 use cguard_engine::ports::{Actuator, Inventory, Ledger, Metrics, Posture};
 use chrono::{DateTime, Utc};
 
@@ -156,13 +156,16 @@ impl Ledger for FakeAccount {
         Ok(())
     }
 
-    async fn open_records(&self) -> PortResult<Vec<String>> {
+    async fn open_records(&self) -> PortResult<Vec<OpenRecord>> {
         Ok(self
             .read()
             .functions
             .values()
             .filter(|f| f.tags.contains_key(TAG_INCIDENT))
-            .map(|f| f.name.clone())
+            .map(|f| OpenRecord {
+                function: f.name.clone(),
+                opened: Record::opened(&f.tags),
+            })
             .collect())
     }
 }

@@ -10,8 +10,9 @@ use aws_sdk_resourcegroupstagging::Client as Tagging;
 use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
 use aws_sdk_resourcegroupstagging::types::{ResourceTagMapping, Tag};
 use aws_smithy_mocks::mock;
-use cguard_core::record::TAG_INCIDENT;
+use cguard_core::record::{TAG_INCIDENT, TAG_OPENED};
 use cguard_engine::ports::Ledger;
+use chrono::{DateTime, Utc};
 
 use crate::common::{Rules, aws, function_arn};
 
@@ -22,6 +23,13 @@ fn recorded(name: &str) -> ResourceTagMapping {
             Tag::builder()
                 .key(TAG_INCIDENT)
                 .value("4f1c2b9a7d3e")
+                .build()
+                .unwrap(),
+        )
+        .tags(
+            Tag::builder()
+                .key(TAG_OPENED)
+                .value("2026-11-23T09:40:27Z")
                 .build()
                 .unwrap(),
         )
@@ -70,8 +78,22 @@ async fn open_records_are_function_names_across_pages() {
     // WHEN the open records are listed
     let names = aws.open_records().await.unwrap();
 
-    // THEN every recorded function is named, sorted, from both pages, and paging stopped
-    assert_eq!(names, ["orders-api", "report-builder", "thumbnailer"]);
+    // THEN every recorded function is named, sorted, from both pages, with when its incident
+    // opened (read from the listing, no function read), and paging stopped
+    let opened = DateTime::parse_from_rfc3339("2026-11-23T09:40:27Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    assert_eq!(
+        names
+            .iter()
+            .map(|r| (r.function.as_str(), r.opened))
+            .collect::<Vec<_>>(),
+        [
+            ("orders-api", Some(opened)),
+            ("report-builder", Some(opened)),
+            ("thumbnailer", Some(opened))
+        ]
+    );
     assert_eq!((page1.num_calls(), page2.num_calls()), (1, 1));
 }
 

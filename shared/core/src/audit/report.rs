@@ -105,6 +105,11 @@ pub enum AuditError {
     ReadHealth(Failure),
     /// Every action is settled; the header stays for the next pass.
     EraseHeader(Failure),
+    /// A record dated in the future: tampering, reported and not obeyed.
+    FutureRecord {
+        function: String,
+        opened: DateTime<Utc>,
+    },
 }
 
 /// One audit pass (or one operator's restore).
@@ -114,6 +119,8 @@ pub struct AuditReport {
     pub dry_run: bool,
     pub incidents: Vec<IncidentAudit>,
     pub errors: Vec<AuditError>,
+    /// Records left for the next pass (more than one pass examines).
+    pub deferred: Vec<String>,
 }
 
 impl AuditReport {
@@ -124,6 +131,7 @@ impl AuditReport {
             dry_run,
             incidents: Vec::new(),
             errors: Vec::new(),
+            deferred: Vec::new(),
         }
     }
 
@@ -324,6 +332,11 @@ impl fmt::Display for AuditError {
                 f,
                 "every action is settled but the record header could not be erased ({e}); the next pass erases it"
             ),
+            Self::FutureRecord { function, opened } => write!(
+                f,
+                "{function}: its record says it opened at {opened}, in the future: tampering; \
+                 not obeyed, its concurrency-guard:* tags need a person"
+            ),
         }
     }
 }
@@ -350,6 +363,13 @@ impl AuditReport {
         )?;
         for e in &self.errors {
             writeln!(f, "error: {e}")?;
+        }
+        if !self.deferred.is_empty() {
+            writeln!(
+                f,
+                "left for the next pass (oldest first, a bounded number a pass): {}",
+                self.deferred.join(", ")
+            )?;
         }
         for i in &self.incidents {
             writeln!(f)?;

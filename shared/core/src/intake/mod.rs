@@ -241,6 +241,8 @@ pub enum Problem {
     NotAnAlarmArn(String),
     #[error("contains control characters")]
     ControlCharacters,
+    #[error("{0} alarm records in one event; at most 10 are handled, so none is")]
+    TooManyRequests(usize),
     #[error("a manual payload cannot wrap another")]
     WrapsManual,
 }
@@ -257,8 +259,20 @@ impl IntakeError {
 /// Reads an event of any supported shape. An SNS event with several records yields one request
 /// per record; a malformed record fails the whole event, so that nothing is half-done.
 pub fn parse_event(event: &Value) -> Result<Vec<Request>, IntakeError> {
-    parse_shape(event)?.into_iter().map(checked).collect()
+    let requests = parse_shape(event)?;
+    if requests.len() > MAX_REQUESTS_PER_EVENT {
+        return Err(IntakeError::invalid(
+            "Records",
+            Problem::TooManyRequests(requests.len()),
+        ));
+    }
+    requests.into_iter().map(checked).collect()
 }
+
+/// The most alarm records one event may carry. SNS delivers one message per invocation; a
+/// batch of many is not CloudWatch's doing, and acting on each would let one event reserve
+/// concurrency for dozens of functions.
+pub const MAX_REQUESTS_PER_EVENT: usize = 10;
 
 fn parse_shape(event: &Value) -> Result<Vec<Request>, IntakeError> {
     let Some(obj) = event.as_object() else {
