@@ -3,7 +3,9 @@
 //! A parse error means the engine never runs, so no AWS write can follow (the remediator's
 //! handler test shows the rejection happens before any call).
 
-use cguard_core::intake::{Subject, parse_event};
+use cguard_core::intake::{
+    MAX_REQUESTS_PER_EVENT, Subject, canonical_function_name, parse_event, valid_alarm_arn,
+};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -105,14 +107,38 @@ fn mutate(v: &mut Value, pick: &mut u64, replacement: &Value) -> bool {
     }
 }
 
+/// Cases per property: 3,000 in `cargo test`; `scripts/fuzz-intake N` sets
+/// `CGUARD_FUZZ_CASES` (34,000 by default: over 100,000 payloads across the three).
+fn cases() -> u32 {
+    std::env::var("CGUARD_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000)
+}
+
+/// Whatever came in: an error that says something, or requests that every later check can
+/// trust — few enough, alarm names without control characters, a well-formed alarm ARN of
+/// that alarm, and every function a metric names in its canonical form.
 fn check(v: &Value) {
     match parse_event(v) {
         Err(e) => assert!(!e.to_string().trim().is_empty()),
         Ok(requests) => {
-            assert!(!requests.is_empty());
+            assert!(!requests.is_empty() && requests.len() <= MAX_REQUESTS_PER_EVENT);
             for r in requests {
-                if let Subject::Alarm(a) = r.subject {
-                    assert!(!a.name.trim().is_empty());
+                match r.subject {
+                    Subject::Alarm(a) => {
+                        assert!(!a.name.trim().is_empty());
+                        assert!(!a.name.chars().any(char::is_control), "{:?}", a.name);
+                        if let Some(arn) = &a.arn {
+                            assert!(valid_alarm_arn(arn, &a.name, a.account_id.as_deref()));
+                        }
+                        for f in a.metrics.iter().filter_map(|m| m.function_name()) {
+                            assert_eq!(canonical_function_name(f).as_deref(), Some(f));
+                        }
+                    }
+                    Subject::Function { name, .. } => {
+                        assert_eq!(canonical_function_name(&name), Some(name));
+                    }
                 }
             }
         }
@@ -120,7 +146,7 @@ fn check(v: &Value) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_json_never_panics(v in json_value()) {
