@@ -51,15 +51,7 @@ fn request() -> Request {
 /// The offender: 700 concurrent, 1400 invocations a minute of 30 s each, through the alarm's
 /// minute and the following half hour (still pressing when the auditor looks).
 fn usage() -> FunctionUsage {
-    let minutes = (-9..=40).map(|m| (now() + Duration::minutes(m)).timestamp() / 60 * 60);
-    let series = |v: f64| minutes.clone().map(|t| (t, v)).collect();
-    FunctionUsage {
-        name: FUNCTION.into(),
-        concurrency: series(700.0),
-        invocations: series(1400.0),
-        duration_ms: series(30_000.0),
-        throttles: Default::default(),
-    }
+    cguard_testkit::hog::pressing(now(), -9..=40)
 }
 
 fn account() -> FakeAccount {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 
 use cguard_core::config::Policy;
@@ -15,7 +15,7 @@ use cguard_core::ranking::{Fallback, RankedBy, TopPeaks};
 use cguard_core::report::Report;
 use cguard_engine::Guard;
 use cguard_testkit::FakeAccount;
-use cguard_testkit::hog::{FUNCTION, account};
+use cguard_testkit::hog::{FUNCTION, account, pressing};
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-23T09:40:30Z")
@@ -31,15 +31,7 @@ fn request() -> Request {
 
 /// `hog` at 700 through the alarm's window.
 fn usage() -> FunctionUsage {
-    let minutes = (-9..=0).map(|m| (now() + Duration::minutes(m)).timestamp() / 60 * 60);
-    let series = |v: f64| minutes.clone().map(|t| (t, v)).collect();
-    FunctionUsage {
-        name: FUNCTION.into(),
-        concurrency: series(700.0),
-        invocations: series(1400.0),
-        duration_ms: series(30_000.0),
-        throttles: Default::default(),
-    }
+    pressing(now(), -9..=0)
 }
 
 fn answer(functions: &[(&str, f64)]) -> TopPeaks {

@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use cguard_core::model::{ApiKind, ApiTarget, Current, Reservation, ResourceKey};
+use std::ops::RangeInclusive;
+
 use cguard_core::observation::FunctionUsage;
+use chrono::{DateTime, Duration, Utc};
 
 use crate::{FakeAccount, FakeFunction};
 
@@ -48,6 +51,20 @@ pub fn original() -> BTreeMap<ResourceKey, Current> {
 
 pub fn owner_tags() -> BTreeMap<String, String> {
     BTreeMap::from([("team".into(), "payments".into())])
+}
+
+/// The classic offender's load: 700 concurrent, 1,400 invocations a minute of 30 s each, in
+/// each whole minute of `minutes` around `at`.
+pub fn pressing(at: DateTime<Utc>, minutes: RangeInclusive<i64>) -> FunctionUsage {
+    let minutes = minutes.map(|m| (at + Duration::minutes(m)).timestamp() / 60 * 60);
+    let series = |v: f64| minutes.clone().map(|t| (t, v)).collect();
+    FunctionUsage {
+        name: FUNCTION.into(),
+        concurrency: series(700.0),
+        invocations: series(1400.0),
+        duration_ms: series(30_000.0),
+        throttles: Default::default(),
+    }
 }
 
 /// `hog` with the given usage, a quiet function at 40, the account at 980 of 1000, the alarm
