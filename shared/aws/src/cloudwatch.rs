@@ -11,6 +11,7 @@ use aws_sdk_cloudwatch::types::{
     StateValue, StatusCode,
 };
 use aws_smithy_types::DateTime as SmithyTime;
+use cguard_core::confirm::AlarmEvidence;
 use cguard_core::intake::AlarmState;
 use cguard_core::observation::{FunctionUsage, Peaks, Series, Window};
 use cguard_core::ranking::TopPeaks;
@@ -54,7 +55,7 @@ impl Query {
     }
 }
 
-fn smithy(t: chrono::DateTime<chrono::Utc>) -> SmithyTime {
+pub(crate) fn smithy(t: chrono::DateTime<chrono::Utc>) -> SmithyTime {
     SmithyTime::from_secs(t.timestamp())
 }
 
@@ -260,6 +261,14 @@ impl Metrics for Aws {
                 throttles: s[3].clone(),
             })
             .collect())
+    }
+
+    async fn alarm_evidence(
+        &self,
+        name: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> PortResult<Option<AlarmEvidence>> {
+        self.read_alarm_evidence(name, now).await
     }
 
     async fn alarm_state(&self, name: &str) -> PortResult<Option<AlarmState>> {

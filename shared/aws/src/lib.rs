@@ -4,6 +4,7 @@
 //! every port. Each module covers one service; [`error`] sorts SDK failures by what the caller
 //! does next.
 
+mod alarms;
 mod apigateway;
 mod cloudwatch;
 pub mod error;

@@ -3,6 +3,7 @@
 //! The pipeline, one module per step:
 //! - [`intake`]: any event shape → [`intake::Request`] (an [`intake::Alarm`] or a named function);
 //! - [`observation`]: the CloudWatch figures for the minutes before the alarm;
+//! - [`confirm`]: an alarm is acted on only when CloudWatch confirms it;
 //! - [`ranking`]: whether a one-query ranking is believed, or the batched path confirms;
 //! - [`attribution`]: what the alarm is about ([`attribution::Scope`]), the ranking, the offenders;
 //! - [`model`]: facts about functions and what drives them, and reversible [`model::Change`]s;
@@ -20,6 +21,7 @@
 pub mod attribution;
 pub mod audit;
 pub mod config;
+pub mod confirm;
 pub mod drivers;
 pub mod emf;
 pub mod error;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::attribution::{Ranked, Scope};
+use crate::confirm::Unconfirmed;
 use crate::intake::{Alarm, AlarmState, EventSource, IncidentId};
 use crate::model::{AccountFacts, Action, Driver, Status};
 use crate::observation::Window;
@@ -64,6 +65,8 @@ pub struct Report {
     pub window: Option<Window>,
     pub account: AccountFacts,
     pub account_peak: Option<f64>,
+    /// Why CloudWatch did not confirm the alarm, when it did not: nothing was done.
+    pub unconfirmed: Option<Unconfirmed>,
     /// Which path ranked the functions, and why not Insights when it did not.
     pub ranked_by: Option<RankedBy>,
     pub ranking: Vec<Ranked>,
@@ -88,6 +91,7 @@ impl Report {
             account: AccountFacts::default(),
             account_peak: None,
             ranked_by: None,
+            unconfirmed: None,
             ranking: Vec::new(),
             offenders: Vec::new(),
             drivers: BTreeMap::new(),
@@ -121,6 +125,18 @@ impl Report {
     pub fn aborted(mut self, why: String) -> Self {
         self.abort(why);
         self
+    }
+
+    /// Refuses an alarm CloudWatch does not confirm: nothing is done. A failed read is a
+    /// failure (Lambda retries); every other answer is final.
+    pub fn refuse(&mut self, why: Unconfirmed) {
+        self.notes.push(format!(
+            "not confirmed by CloudWatch, nothing changed: {why}"
+        ));
+        if why.transient() {
+            self.outcome = Outcome::Failed;
+        }
+        self.unconfirmed = Some(why);
     }
 
     /// Marks the run failed before anything changed, saying why.

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use cguard_core::confirm::AlarmEvidence;
 use cguard_core::intake::AlarmState;
 use cguard_core::model::{AccountFacts, Change, Current, FunctionFacts, Reservation};
 use cguard_core::observation::{FunctionUsage, Peaks, Window};
@@ -41,6 +42,13 @@ pub trait Metrics: Sync {
         functions: &[String],
         window: &Window,
     ) -> impl Future<Output = PortResult<Vec<FunctionUsage>>> + Send;
+    /// What CloudWatch says of the metric alarm `name` now, with its own metric re-read by its
+    /// own definition up to `now`; `None` if this account and region have no such alarm.
+    fn alarm_evidence(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<Option<AlarmEvidence>>> + Send;
     /// The current state of an alarm; `None` if it no longer exists.
     fn alarm_state(
         &self,
@@ -131,6 +139,13 @@ impl<T: Metrics> Metrics for &T {
         window: &Window,
     ) -> impl Future<Output = PortResult<Vec<FunctionUsage>>> + Send {
         (**self).usage(functions, window)
+    }
+    fn alarm_evidence(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<Option<AlarmEvidence>>> + Send {
+        (**self).alarm_evidence(name, now)
     }
     fn alarm_state(
         &self,

@@ -9,8 +9,9 @@ use futures::future::join_all;
 
 use cguard_core::attribution::{self, Attribution, Scope};
 use cguard_core::config::Policy;
+use cguard_core::confirm::{Unconfirmed, confirm};
 use cguard_core::fault::Fault;
-use cguard_core::intake::{AlarmState, Request, Subject};
+use cguard_core::intake::{Alarm, AlarmState, Request, Subject};
 use cguard_core::model::{AccountFacts, Action, Change, FunctionFacts, Status};
 use cguard_core::observation::{Observation, Window};
 use cguard_core::plan::{self, Plan, PlanInput};
@@ -30,11 +31,27 @@ impl<P: Ports> Guard<P> {
         let Some(target) = target(request, now, &mut report) else {
             return report;
         };
+        if let Subject::Alarm(alarm) = &request.subject
+            && let Err(why) = self.confirmed(alarm, now).await
+        {
+            report.refuse(why);
+            return report;
+        }
         let Some((attribution, account)) = self.attribute(&target, &mut report).await else {
             return report;
         };
         self.limit(&target, &attribution, account, now, report)
             .await
+    }
+
+    /// Whether CloudWatch itself confirms `alarm` (see `cguard_core::confirm`).
+    async fn confirmed(&self, alarm: &Alarm, now: DateTime<Utc>) -> Result<(), Unconfirmed> {
+        let evidence = self
+            .ports
+            .alarm_evidence(&alarm.name, now)
+            .await
+            .map_err(|e| Unconfirmed::Unreadable(e.into()))?;
+        confirm(alarm, evidence.as_ref())
     }
 
     /// Reads the metrics and the account, and attributes; `None` (the report says why) when

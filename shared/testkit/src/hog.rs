@@ -53,6 +53,21 @@ pub fn owner_tags() -> BTreeMap<String, String> {
     BTreeMap::from([("team".into(), "payments".into())])
 }
 
+/// The account-concurrency alarm of `events/alarm-action.json`, as intake reads it.
+pub fn account_alarm() -> cguard_core::intake::Alarm {
+    let event: serde_json::Value =
+        serde_json::from_str(include_str!("../../../events/alarm-action.json"))
+            .expect("the sample event is JSON");
+    match cguard_core::intake::parse_event(&event)
+        .expect("the sample event parses")
+        .remove(0)
+        .subject
+    {
+        cguard_core::intake::Subject::Alarm(a) => a,
+        cguard_core::intake::Subject::Function { .. } => unreachable!("an alarm event"),
+    }
+}
+
 /// The classic offender's load: 700 concurrent, 1,400 invocations a minute of 30 s each, in
 /// each whole minute of `minutes` around `at`.
 pub fn pressing(at: DateTime<Utc>, minutes: RangeInclusive<i64>) -> FunctionUsage {
@@ -81,4 +96,5 @@ pub fn account(usage: FunctionUsage) -> FakeAccount {
         .with_function(FakeFunction::new("quiet").peak(40.0))
         .with_account_peak(980.0)
         .with_alarm_state(Some(cguard_core::intake::AlarmState::Alarm))
+        .with_confirmed_alarm(&account_alarm(), 980.0, 800.0)
 }

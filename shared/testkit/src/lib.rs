@@ -13,8 +13,9 @@ mod ports;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
+use cguard_core::confirm::{AlarmEvidence, Comparison};
 use cguard_core::error::{ErrorKind, PortError, PortResult};
-use cguard_core::intake::AlarmState;
+use cguard_core::intake::{Alarm, AlarmState};
 use cguard_core::model::{ApiTarget, Current, Reservation, ResourceKey};
 use cguard_core::observation::FunctionUsage;
 use cguard_core::posture::{AlarmInfo, ApiStage, QueueMapping};
@@ -106,6 +107,8 @@ pub struct State {
     /// The value of every resource a change can target.
     pub live: BTreeMap<ResourceKey, Current>,
     pub account_peak: Option<f64>,
+    /// What CloudWatch says of each alarm (by name) when a notification is confirmed.
+    pub evidence: BTreeMap<String, AlarmEvidence>,
     /// What a Metrics Insights query answers; `None`: Insights is unavailable.
     pub insights: Option<TopPeaks>,
     /// The state of every alarm asked about; `None`: the alarm does not exist.
@@ -182,6 +185,28 @@ impl FakeAccount {
 
     pub fn with_account_peak(self, peak: f64) -> Self {
         self.state().account_peak = Some(peak);
+        self
+    }
+
+    /// The alarm `alarm` exists as it says, in ALARM since it says, its metric at `value`
+    /// against a `>=` threshold of `threshold`.
+    pub fn with_confirmed_alarm(self, alarm: &Alarm, value: f64, threshold: f64) -> Self {
+        let evidence = AlarmEvidence {
+            arn: alarm.arn.clone().unwrap_or_default(),
+            state: AlarmState::Alarm,
+            state_updated: alarm.changed_at,
+            comparison: Some(Comparison::GreaterThanOrEqual),
+            threshold: Some(threshold),
+            evaluation_periods: 1,
+            datapoints_to_alarm: 1,
+            datapoints: vec![value],
+        };
+        self.with_alarm_evidence(&alarm.name, evidence)
+    }
+
+    /// What CloudWatch says of the alarm `name`, whatever it is.
+    pub fn with_alarm_evidence(self, name: &str, evidence: AlarmEvidence) -> Self {
+        self.state().evidence.insert(name.into(), evidence);
         self
     }
 

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use cguard_core::confirm::AlarmEvidence;
 use cguard_core::error::{ErrorKind, PortError, PortResult};
 use cguard_core::intake::AlarmState;
 use cguard_core::model::ResourceKey;
@@ -43,6 +44,14 @@ impl Metrics for FakeAccount {
             .iter()
             .filter_map(|f| s.functions.get(f)?.usage.clone())
             .collect())
+    }
+
+    async fn alarm_evidence(
+        &self,
+        name: &str,
+        _: DateTime<Utc>,
+    ) -> PortResult<Option<AlarmEvidence>> {
+        Ok(self.read().evidence.get(name).cloned())
     }
 
     async fn alarm_state(&self, _: &str) -> PortResult<Option<AlarmState>> {

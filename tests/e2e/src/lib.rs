@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context, Result, bail};
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic,
+};
 use aws_smithy_types::DateTime as SmithyTime;
 use cguard_core::config::Policy;
 use cguard_engine::Guard;
@@ -231,6 +233,8 @@ impl Lab {
     }
 
     /// Seeds the account-level `ConcurrentExecutions`.
+    /// The account's `ConcurrentExecutions`; at 800 or more the stack's account alarm fires,
+    /// as CloudWatch would make it (the stand-in evaluates no alarm itself).
     pub async fn account_metrics(&self, minutes: &[DateTime<Utc>], concurrency: f64) -> Result<()> {
         self.put(
             minutes
@@ -238,7 +242,57 @@ impl Lab {
                 .map(|t| datum("ConcurrentExecutions", &[], *t, concurrency))
                 .collect(),
         )
-        .await
+        .await?;
+        if concurrency >= 800.0 {
+            self.alarm_fires(&ACCOUNT_ALARM).await?;
+        }
+        Ok(())
+    }
+
+    /// The alarm goes back to OK, as CloudWatch sets it once its metric recovers.
+    pub async fn alarm_recovers(&self, alarm: &AlarmDefinition) -> Result<()> {
+        self.cloudwatch
+            .set_alarm_state()
+            .alarm_name(alarm.name)
+            .state_value(StateValue::Ok)
+            .state_reason("Threshold no longer crossed (seeded by the lab)")
+            .send()
+            .await
+            .context("SetAlarmState")?;
+        Ok(())
+    }
+
+    /// Defines `alarm` as the template does and puts it in ALARM now: what CloudWatch does
+    /// when its metric breaches, and what the guard then confirms before acting.
+    pub async fn alarm_fires(&self, alarm: &AlarmDefinition) -> Result<()> {
+        self.cloudwatch
+            .put_metric_alarm()
+            .alarm_name(alarm.name)
+            .namespace("AWS/Lambda")
+            .metric_name(alarm.metric)
+            .set_dimensions(
+                alarm
+                    .function
+                    .map(|f| vec![Dimension::builder().name("FunctionName").value(f).build()]),
+            )
+            .statistic(alarm.statistic.clone())
+            .period(60)
+            .evaluation_periods(alarm.periods)
+            .datapoints_to_alarm(1)
+            .threshold(alarm.threshold)
+            .comparison_operator(alarm.comparison.clone())
+            .send()
+            .await
+            .context("PutMetricAlarm")?;
+        self.cloudwatch
+            .set_alarm_state()
+            .alarm_name(alarm.name)
+            .state_value(StateValue::Alarm)
+            .state_reason("Threshold Crossed (seeded by the lab)")
+            .send()
+            .await
+            .context("SetAlarmState")?;
+        Ok(())
     }
 
     async fn put(&self, data: Vec<MetricDatum>) -> Result<()> {
@@ -381,6 +435,40 @@ pub fn event_at(file: &str, at: DateTime<Utc>, region: &str) -> Result<Value> {
     Ok(serde_json::from_str(&text)?)
 }
 
+/// An alarm as the template (or a team) defines it.
+#[derive(Debug, Clone)]
+pub struct AlarmDefinition {
+    pub name: &'static str,
+    pub metric: &'static str,
+    pub function: Option<&'static str>,
+    pub statistic: Statistic,
+    pub comparison: ComparisonOperator,
+    pub threshold: f64,
+    pub periods: i32,
+}
+
+/// The stack's alarm on the account's concurrency (`events/*account-concurrency*`).
+pub static ACCOUNT_ALARM: AlarmDefinition = AlarmDefinition {
+    name: "concurrency-guard-account-concurrency",
+    metric: "ConcurrentExecutions",
+    function: None,
+    statistic: Statistic::Maximum,
+    comparison: ComparisonOperator::GreaterThanOrEqualToThreshold,
+    threshold: 800.0,
+    periods: 1,
+};
+
+/// A team's alarm on its API being throttled (`events/sns-victim-throttles.json`).
+pub static VICTIM_ALARM: AlarmDefinition = AlarmDefinition {
+    name: "orders-api-throttles",
+    metric: "Throttles",
+    function: Some("orders-api"),
+    statistic: Statistic::Sum,
+    comparison: ComparisonOperator::GreaterThanThreshold,
+    threshold: 0.0,
+    periods: 2,
+};
+
 /// The classic incident: a 30-second function behind an open REST API eats the pool; a small
 /// API function is throttled; a protected batch function is busy; seven bystanders idle.
 #[derive(Debug, Clone)]
@@ -433,6 +521,7 @@ impl ClassicIncident {
             bystanders.push(name);
         }
         lab.account_metrics(&minutes, 962.0).await?;
+        lab.alarm_fires(&VICTIM_ALARM).await?;
         Ok(Self {
             at,
             offender,

@@ -11,7 +11,7 @@ use cguard_core::intake::parse_event;
 use cguard_core::model::{Status, Tier};
 use cguard_core::record::{Record, TAG_INCIDENT};
 use cguard_core::report::{Outcome, Report};
-use cguard_e2e::{Lab, Load, event_at, minutes_before};
+use cguard_e2e::{ACCOUNT_ALARM, Lab, Load, event_at, minutes_before};
 use chrono::{DateTime, Duration, Utc};
 
 async fn alarm(lab: &Lab, at: DateTime<Utc>) -> Report {
@@ -75,7 +75,8 @@ async fn once_metrics_recover_restore_returns_the_exact_prior_state_and_clears_t
         "{early}"
     );
 
-    // WHEN it runs 45 minutes later, with no load since (no datapoints, alarm gone)
+    // WHEN it runs 45 minutes later, with no load since (no datapoints, the alarm back to OK)
+    lab.alarm_recovers(&ACCOUNT_ALARM).await.unwrap();
     let later = lab
         .guard(policy.clone())
         .audit(Utc::now() + Duration::minutes(45))
@@ -122,8 +123,9 @@ async fn a_person_s_change_is_reported_and_left_alone() {
     let lab = Lab::new("us-west-1").await.unwrap();
     let (at, _) = three_offenders(&lab).await;
     alarm(&lab, at).await;
-    // A person lowers the cap the guard set (100) to 50.
+    // A person lowers the cap the guard set (100) to 50; the spike is over.
     put_reservation(&lab, "reserved-fn", 50).await;
+    lab.alarm_recovers(&ACCOUNT_ALARM).await.unwrap();
 
     let later = lab
         .guard(Policy::default())
@@ -228,6 +230,7 @@ async fn a_restore_that_fails_half_way_is_finished_by_the_next_pass() {
     assert_eq!(lab.reservation("queue-fn").await.unwrap(), Some(100));
     lab.function("newcomer", &[]).await.unwrap();
     put_reservation(&lab, "newcomer", 600).await;
+    lab.alarm_recovers(&ACCOUNT_ALARM).await.unwrap();
 
     // WHEN the auditor restores
     let first = lab

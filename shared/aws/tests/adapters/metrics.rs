@@ -9,11 +9,12 @@ use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::operation::list_metrics::ListMetricsOutput;
 use aws_sdk_cloudwatch::types::{
-    CompositeAlarm, Dimension, MessageData, MetricAlarm, MetricDataQuery, MetricDataResult,
-    RecentlyActive, StateValue, StatusCode,
+    ComparisonOperator, CompositeAlarm, Dimension, MessageData, MetricAlarm, MetricDataQuery,
+    MetricDataResult, RecentlyActive, ScanBy, StateValue, Statistic, StatusCode,
 };
 use aws_smithy_mocks::mock;
 use aws_smithy_types::DateTime as SmithyTime;
+use cguard_core::confirm::Comparison;
 use cguard_core::intake::AlarmState;
 use cguard_core::observation::{Series, Window};
 use cguard_engine::ports::Metrics;
@@ -515,6 +516,105 @@ async fn metrics_insights_is_not_used_when_off_or_for_windows_older_than_three_h
             .top_peaks(&old, 10)
             .await
             .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn alarm_evidence_is_the_alarm_as_cloudwatch_has_it_and_its_own_metric_re_read() {
+    // GIVEN the account alarm exists in ALARM, defined as Maximum of ConcurrentExecutions over
+    // 60 s, >= 800, 2 of 3 periods — and its metric reads 700, 962, 990
+    let now = Utc::now();
+    let updated = SmithyTime::from_secs(now.timestamp() - 30);
+    let describe = mock!(CloudWatch::describe_alarms)
+        .match_requests(|r| r.alarm_names() == ["account-concurrency"])
+        .then_output(move || {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(
+                    MetricAlarm::builder()
+                        .alarm_name("account-concurrency")
+                        .alarm_arn(
+                            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:account-concurrency",
+                        )
+                        .state_value(StateValue::Alarm)
+                        .state_updated_timestamp(updated)
+                        .namespace("AWS/Lambda")
+                        .metric_name("ConcurrentExecutions")
+                        .statistic(Statistic::Maximum)
+                        .period(60)
+                        .evaluation_periods(3)
+                        .datapoints_to_alarm(2)
+                        .threshold(800.0)
+                        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+                        .build(),
+                )
+                .build()
+        });
+    let read = mock!(CloudWatch::get_metric_data)
+        .match_requests(|r| {
+            let q = &r.metric_data_queries()[0];
+            let stat = q.metric_stat().unwrap();
+            r.metric_data_queries().len() == 1
+                && stat.stat() == Some("Maximum")
+                && stat.period() == Some(60)
+                && stat.metric().unwrap().metric_name() == Some("ConcurrentExecutions")
+                && r.scan_by() == Some(&ScanBy::TimestampAscending)
+        })
+        .then_output(|| {
+            GetMetricDataOutput::builder()
+                .metric_data_results(
+                    MetricDataResult::builder()
+                        .id("alarm")
+                        .values(700.0)
+                        .values(962.0)
+                        .values(990.0)
+                        .status_code(StatusCode::Complete)
+                        .build(),
+                )
+                .build()
+        });
+    let aws = aws(Rules {
+        cloudwatch: vec![&describe, &read],
+        ..Default::default()
+    });
+
+    // WHEN the guard asks for the evidence
+    let e = aws
+        .alarm_evidence("account-concurrency", now)
+        .await
+        .unwrap()
+        .expect("the alarm exists");
+
+    // THEN the definition is CloudWatch's own, and the series is the re-read one
+    assert_eq!(
+        e.arn,
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:account-concurrency"
+    );
+    assert_eq!(e.state, AlarmState::Alarm);
+    assert_eq!(e.state_updated.timestamp(), now.timestamp() - 30);
+    assert_eq!(
+        (
+            e.comparison,
+            e.threshold,
+            e.evaluation_periods,
+            e.datapoints_to_alarm
+        ),
+        (Some(Comparison::GreaterThanOrEqual), Some(800.0), 3, 2)
+    );
+    assert_eq!(e.datapoints, [700.0, 962.0, 990.0]);
+    assert_eq!((describe.num_calls(), read.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn an_alarm_this_account_does_not_have_has_no_evidence() {
+    let describe =
+        mock!(CloudWatch::describe_alarms).then_output(|| DescribeAlarmsOutput::builder().build());
+    let aws = aws(Rules {
+        cloudwatch: vec![&describe],
+        ..Default::default()
+    });
+    assert_eq!(
+        aws.alarm_evidence("forged", Utc::now()).await.unwrap(),
         None
     );
 }
