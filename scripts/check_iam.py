@@ -123,10 +123,11 @@ CODE_OPERATIONS: tuple[Operation, ...] = (
     Operation("apigateway:GetRestApis", "apigateway:GET", AUDITOR, ("/restapis",)),
     Operation("apigateway:GetResources", "apigateway:GET", AUDITOR, ("/restapis/*/resources",)),
     Operation("cloudwatch:PutMetricData", "cloudwatch:PutMetricData", AUDITOR),
-    # shared/aws/src/cloudwatch.rs (DescribeAlarms: Metrics::alarm_state and Posture::alarms)
+    # shared/aws/src/cloudwatch.rs and alarms.rs (DescribeAlarms: the remediator confirms an
+    # alarm before acting, Metrics::alarm_evidence; the auditor reads states and posture)
     Operation("cloudwatch:GetMetricData", "cloudwatch:GetMetricData", BOTH),
     Operation("cloudwatch:ListMetrics", "cloudwatch:ListMetrics", BOTH),
-    Operation("cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarms", AUDITOR),
+    Operation("cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarms", BOTH),
     # shared/aws/src/notify.rs: only the remediator announces (the auditor drops the topic)
     Operation("sns:Publish", "sns:Publish", REMEDIATOR),
 )
