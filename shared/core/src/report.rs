@@ -127,9 +127,11 @@ impl Report {
         self
     }
 
-    /// Refuses an alarm CloudWatch does not confirm: nothing is done. A failed read is a
+    /// Refuses an alarm CloudWatch does not confirm: nothing is done, and nobody is named an
+    /// offender (the ranking read meanwhile stays, for information). A failed read is a
     /// failure (Lambda retries); every other answer is final.
     pub fn refuse(&mut self, why: Unconfirmed) {
+        self.offenders.clear();
         self.notes.push(format!(
             "not confirmed by CloudWatch, nothing changed: {why}"
         ));

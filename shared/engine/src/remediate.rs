@@ -31,13 +31,22 @@ impl<P: Ports> Guard<P> {
         let Some(target) = target(request, now, &mut report) else {
             return report;
         };
-        if let Subject::Alarm(alarm) = &request.subject
-            && let Err(why) = self.confirmed(alarm, now).await
-        {
+        // CloudWatch confirms the alarm while the ranking is read: the two are independent,
+        // and nothing changes before both are in.
+        let (confirmed, attributed) = futures::join!(
+            async {
+                match &request.subject {
+                    Subject::Alarm(alarm) => self.confirmed(alarm, now).await,
+                    Subject::Function { .. } => Ok(()),
+                }
+            },
+            self.attribute(&target, &mut report)
+        );
+        if let Err(why) = confirmed {
             report.refuse(why);
             return report;
         }
-        let Some((attribution, account)) = self.attribute(&target, &mut report).await else {
+        let Some((attribution, account)) = attributed else {
             return report;
         };
         self.limit(&target, &attribution, account, now, report)
