@@ -10,7 +10,13 @@ query (`SELECT ...`) is answered with metrics_insights.py, which reads moto's da
 since moto's own answer to such a query is one ungrouped series. Every other request
 (Lambda, API Gateway, SQS, SNS, STS, tagging, ...) is forwarded to moto unchanged.
 
-Usage: cbor_proxy.py --listen-port 4566 --upstream http://127.0.0.1:5000
+Opt-in latency (--latency-ms, or CBOR_PROXY_LATENCY_MS in the environment; default 0): every
+request the proxy receives waits that long before it is forwarded or answered, each in its own
+thread, so requests in flight together wait together. scripts/bench uses it to count the guard's
+sequential round trips: (wall time at L ms - wall time at 0) / L. The proxy's own calls to moto
+(Metrics Insights) do not wait: one client request is one round trip, as on AWS.
+
+Usage: cbor_proxy.py --listen-port 4566 --upstream http://127.0.0.1:5000 [--latency-ms 20]
 """
 
 import argparse
@@ -19,7 +25,9 @@ import datetime
 import gzip
 import http.client
 import json
+import os
 import sys
+import time
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -157,6 +165,7 @@ def upstream_error(status, up_headers, data):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive for SDK clients; we always send Content-Length
     upstream = None  # urllib.parse.SplitResult, set in main()
+    latency = 0.0  # seconds every request waits before it is handled (--latency-ms)
 
     def _read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -297,6 +306,8 @@ class Handler(BaseHTTPRequestHandler):
         self._cbor_ok(op, doc, [("x-amzn-RequestId", str(uuid.uuid4()))])
 
     def _dispatch(self):
+        if self.latency > 0:
+            time.sleep(self.latency)  # this request's thread only
         try:
             self._handle()
         except (ConnectionError, http.client.HTTPException, OSError) as e:
@@ -309,18 +320,33 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 
 
+def _latency_ms(text):
+    """--latency-ms: a finite number of milliseconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--listen-port", type=int, required=True)
     ap.add_argument("--listen-host", default="127.0.0.1")
     ap.add_argument("--upstream", required=True, help="moto_server base URL, e.g. http://127.0.0.1:5000")
+    ap.add_argument("--latency-ms", type=_latency_ms, default=os.environ.get("CBOR_PROXY_LATENCY_MS", "0"),
+                    help="wait this long before handling each request (default: $CBOR_PROXY_LATENCY_MS or 0)")
     args = ap.parse_args(argv)
     Handler.upstream = urllib.parse.urlsplit(args.upstream)
+    Handler.latency = args.latency_ms / 1000.0
     for svc in CBOR_SERVICES.values():
         service_model(svc)  # load the model up front, not on the first request
     server = ThreadingHTTPServer((args.listen_host, args.listen_port), Handler)
     server.daemon_threads = True
-    print(f"cbor_proxy listening on {args.listen_host}:{args.listen_port} -> {args.upstream}",
+    latency = f", {args.latency_ms:g} ms latency per request" if args.latency_ms else ""
+    print(f"cbor_proxy listening on {args.listen_host}:{args.listen_port} -> {args.upstream}{latency}",
           file=sys.stderr, flush=True)
     try:
         server.serve_forever()

@@ -459,3 +459,86 @@ def test_botocore_cbor_client_reads_insights(standin, ns, monkeypatch):
         cw.get_metric_data(StartTime=minute(-10), EndTime=minute(1), MetricDataQueries=[
             {"Id": "q", "Period": 60, "Expression": "SELECT MAX(m) FROM ns LIMIT 501"}])
     assert e.value.response["Error"]["Code"] == "ValidationError"
+
+
+# ---------------------------------------------------------------- opt-in latency
+
+def _latency_proxy(standin, tmp_path, args=(), env=None):
+    """A second proxy in front of the same moto, started with `args` / `env`."""
+    port = _free_port()
+    log = tmp_path / f"proxy-{port}.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(HERE / "cbor_proxy.py"), "--listen-port", str(port),
+             "--upstream", standin["moto"], *args],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    try:
+        _wait(f"http://127.0.0.1:{port}/moto-api/", proc, log)
+    except Exception:
+        proc.terminate()
+        proc.wait(10)
+        raise
+    return proc, {"proxy": f"http://127.0.0.1:{port}", "moto": standin["moto"]}
+
+
+def _timed(f):
+    t = time.monotonic()
+    out = f()
+    return time.monotonic() - t, out
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_latency_delays_every_request_it_forwards_or_answers(standin, ns, tmp_path, how):
+    # GIVEN a proxy with 300 ms of latency, set by the flag or by CBOR_PROXY_LATENCY_MS
+    args, env = (["--latency-ms", "300"], None) if how == "flag" else ([], {"CBOR_PROXY_LATENCY_MS": "300"})
+    proc, slow = _latency_proxy(standin, tmp_path, args, env)
+    try:
+        # WHEN a CBOR call it answers (PutMetricData) and a request it passes through (Lambda) are sent
+        put = {"Namespace": ns, "MetricData": [
+            {"MetricName": "ConcurrentExecutions", "Timestamp": minute(-1), "Value": 1.0}]}
+        def lambda_get(base):
+            return urllib.request.urlopen(urllib.request.Request(
+                f"{base}/2015-03-31/functions/?MaxItems=1", headers={
+                    "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/lambda/"
+                                     "aws4_request, SignedHeaders=host, Signature=0"}), timeout=30).read()
+
+        cbor_wait, _ = _timed(lambda: ok(slow, "PutMetricData", put))
+        pass_wait, body = _timed(lambda: lambda_get(slow["proxy"]))
+
+        # THEN each waited at least the latency, and the answers are the ones without latency
+        assert cbor_wait >= 0.3 and pass_wait >= 0.3, (cbor_wait, pass_wait)
+        assert json.loads(body).keys() == json.loads(lambda_get(standin["proxy"])).keys()
+        log = tmp_path / f"proxy-{urllib.parse.urlsplit(slow['proxy']).port}.log"
+        assert "300 ms latency per request" in log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_latency_is_per_request_not_serialised(standin, tmp_path):
+    # GIVEN a proxy with 500 ms of latency
+    import concurrent.futures
+
+    proc, slow = _latency_proxy(standin, tmp_path, ["--latency-ms", "500"])
+    try:
+        # WHEN four requests are in flight together
+        def one(_):
+            return urllib.request.urlopen(f"{slow['proxy']}/moto-api/", timeout=30).status
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            took, statuses = _timed(lambda: list(pool.map(one, range(4))))
+
+        # THEN they wait together: about one latency, far from four in a row (2 s)
+        assert statuses == [200] * 4
+        assert 0.5 <= took < 1.5, took
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize("bad", ["-1", "soon", "nan", "inf"])
+def test_latency_must_be_a_number_of_milliseconds(bad):
+    out = subprocess.run([sys.executable, str(HERE / "cbor_proxy.py"), "--listen-port", "1",
+                          "--upstream", "http://127.0.0.1:1", "--latency-ms", bad],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--latency-ms" in out.stderr, out.stderr
