@@ -37,12 +37,21 @@ impl Announce for LambdaAnnounce {
     }
 }
 
-/// The invocation's deadline as an instant on this machine's clock.
-fn deadline(context: &lambda_runtime::Context) -> Instant {
+/// The invocation's deadline as an instant on this machine's clock; `None` when the context
+/// gives one already past — Lambda never does, but local emulators send a constant (cargo-lambda
+/// 1.9.2: 600,000 ms after the epoch), and Lambda's own timeout still applies.
+fn deadline(context: &lambda_runtime::Context) -> Option<Instant> {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    Instant::now() + Duration::from_millis(context.deadline.saturating_sub(now_ms))
+    if context.deadline <= now_ms {
+        tracing::warn!(
+            deadline_ms = context.deadline,
+            "the invocation's deadline is already past: no time budget applied"
+        );
+        return None;
+    }
+    Some(Instant::now() + Duration::from_millis(context.deadline - now_ms))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +89,7 @@ pub async fn handle<P: Ports>(
         &deps.guard,
         &requests,
         &deps.announce,
-        Some(deadline(&event.context)),
+        deadline(&event.context),
     )
     .await;
     let incomplete = batch.incomplete();
@@ -150,6 +159,20 @@ mod tests {
             (deps.guard.ports().reads(), deps.guard.ports().call_count()),
             (0, 0)
         );
+    }
+
+    #[tokio::test]
+    async fn a_deadline_already_past_as_local_emulators_send_is_no_budget() {
+        // cargo-lambda 1.9.2's emulator sends lambda-runtime-deadline-ms: 600000.
+        let deps = deps();
+        let mut context = lambda_runtime::Context::default();
+        context.deadline = 600_000;
+        let payload: Value = serde_json::from_str(include_str!("../../../events/sns-ok.json"))
+            .expect("sample event");
+        let out = handle(LambdaEvent::new(payload, context), &deps)
+            .await
+            .unwrap();
+        assert_eq!(out["reports"][0]["outcome"], "no_action");
     }
 
     #[tokio::test]
