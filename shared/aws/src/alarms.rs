@@ -15,12 +15,13 @@ use crate::cloudwatch::smithy;
 use crate::error::classify;
 
 impl Aws {
-    /// The metric alarm called `name`, with its metric over its last evaluation periods up to
-    /// `now`; `None` when this account and region have no such metric alarm.
+    /// The metric alarm called `name`, with its metric over its evaluation periods up to `at`
+    /// (the state change being confirmed); `None` when this account and region have no such
+    /// metric alarm.
     pub(crate) async fn read_alarm_evidence(
         &self,
         name: &str,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     ) -> PortResult<Option<AlarmEvidence>> {
         let out = self
             .cloudwatch
@@ -34,7 +35,7 @@ impl Aws {
             return Ok(None);
         };
         let periods = alarm.evaluation_periods().unwrap_or(1).max(1) as u32;
-        let datapoints = self.alarm_datapoints(alarm, periods, now).await?;
+        let datapoints = self.alarm_datapoints(alarm, periods, at).await?;
         Ok(Some(AlarmEvidence {
             arn: alarm.alarm_arn().unwrap_or_default().to_owned(),
             state: match alarm.state_value() {
@@ -59,12 +60,13 @@ impl Aws {
     }
 
     /// The alarm's own series — its single metric with its statistic, or its metric-math
-    /// queries as they are — oldest first, over its evaluation periods (one spare).
+    /// queries as they are — oldest first, over its evaluation periods before `at`, as CloudWatch
+    /// evaluated them: whole periods only (the one `at` falls in was still filling), one spare.
     async fn alarm_datapoints(
         &self,
         alarm: &MetricAlarm,
         periods: u32,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     ) -> PortResult<Vec<f64>> {
         let queries: Vec<MetricDataQuery> = if alarm.metrics().is_empty() {
             let Some(stat) = alarm
@@ -105,13 +107,16 @@ impl Aws {
                     .find_map(|q| q.metric_stat().and_then(MetricStat::period))
             })
             .unwrap_or(60);
-        let start = now - Duration::seconds(i64::from(period) * (i64::from(periods) + 1));
+        let period_s = i64::from(period.max(1));
+        // EndTime is exclusive: the last whole period before `at`.
+        let end = DateTime::from_timestamp(at.timestamp() / period_s * period_s, 0).unwrap_or(at);
+        let start = end - Duration::seconds(period_s * (i64::from(periods) + 1));
         let out = self
             .cloudwatch
             .get_metric_data()
             .set_metric_data_queries(Some(queries))
             .start_time(smithy(start))
-            .end_time(smithy(now))
+            .end_time(smithy(end))
             .scan_by(ScanBy::TimestampAscending)
             .send()
             .await

@@ -43,11 +43,12 @@ pub trait Metrics: Sync {
         window: &Window,
     ) -> impl Future<Output = PortResult<Vec<FunctionUsage>>> + Send;
     /// What CloudWatch says of the metric alarm `name` now, with its own metric re-read by its
-    /// own definition up to `now`; `None` if this account and region have no such alarm.
+    /// own definition over its evaluation periods up to `at`; `None` if this account and region
+    /// have no such alarm.
     fn alarm_evidence(
         &self,
         name: &str,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<Option<AlarmEvidence>>> + Send;
     /// The current state of an alarm; `None` if it no longer exists.
     fn alarm_state(

@@ -36,7 +36,7 @@ impl<P: Ports> Guard<P> {
         let (confirmed, attributed) = futures::join!(
             async {
                 match &request.subject {
-                    Subject::Alarm(alarm) => self.confirmed(alarm, now).await,
+                    Subject::Alarm(alarm) => self.confirmed(alarm).await,
                     Subject::Function { .. } => Ok(()),
                 }
             },
@@ -54,10 +54,12 @@ impl<P: Ports> Guard<P> {
     }
 
     /// Whether CloudWatch itself confirms `alarm` (see `cguard_core::confirm`).
-    async fn confirmed(&self, alarm: &Alarm, now: DateTime<Utc>) -> Result<(), Unconfirmed> {
+    /// The metric is re-read over the alarm's own evaluation window up to its state change, so
+    /// a retried or delayed delivery is judged on what CloudWatch saw then.
+    async fn confirmed(&self, alarm: &Alarm) -> Result<(), Unconfirmed> {
         let evidence = self
             .ports
-            .alarm_evidence(&alarm.name, now)
+            .alarm_evidence(&alarm.name, alarm.changed_at)
             .await
             .map_err(|e| Unconfirmed::Unreadable(e.into()))?;
         confirm(alarm, evidence.as_ref())
