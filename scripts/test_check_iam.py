@@ -324,7 +324,7 @@ def test_get_wider_than_what_is_read_fails(template: dict) -> None:
         ("RemediatorRole", "lambda:DeleteFunctionConcurrency"),  # the remediator never restores
         ("RemediatorRole", "lambda:GetEventSourceMapping"),
         ("RemediatorRole", "tag:GetResources"),  # finding open records is the auditor's
-        ("RemediatorRole", "cloudwatch:DescribeAlarms"),
+        ("RemediatorRole", "cloudwatch:PutMetricData"),  # only the auditor publishes a datapoint
         ("AuditorRole", "sns:Publish"),  # the auditor drops the report topic
         ("AuditorRole", "lambda:InvokeFunction"),
         ("AuditorRole", "iam:PassRole"),
