@@ -1,5 +1,5 @@
 //! The auditor's pass over every open record: read, [`verify`](cguard_core::audit::verify_record),
-//! [`decide`](cguard_core::audit::decide), then escalate through the remediator's own planner
+//! [`decide`](cguard_core::audit::decide()), then escalate through the remediator's own planner
 //! and [`carry_out`] (so the new action is recorded first, under the same incident, with the
 //! next index), or undo the recorded actions newest first, erasing the record action by action
 //! so that a pass cut short is finished by the next one.

@@ -116,12 +116,6 @@ pub struct AuditPass {
     pub metric_published: Option<bool>,
 }
 
-impl AuditPass {
-    pub fn failed(&self) -> bool {
-        self.audit.failed()
-    }
-}
-
 /// Runs one pass; with `publish_metric`, also publishes the finding count (a failure to do so
 /// is logged and reported, never fatal: the next pass publishes again).
 pub async fn audit_pass<P: Ports + Posture>(

@@ -221,21 +221,6 @@ impl FakeAccount {
         self
     }
 
-    pub fn with_posture(
-        self,
-        queue_mappings: Vec<QueueMapping>,
-        rest_stages: Vec<ApiStage>,
-        alarms: Vec<AlarmInfo>,
-    ) -> Self {
-        {
-            let mut s = self.state();
-            s.queue_mappings = queue_mappings;
-            s.rest_stages = rest_stages;
-            s.alarms = alarms;
-        }
-        self
-    }
-
     /// The state, locked: read it, or change it between two calls of the guard.
     pub fn state(&self) -> MutexGuard<'_, State> {
         self.state

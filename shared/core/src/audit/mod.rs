@@ -17,7 +17,7 @@ pub use decide::{
     since,
 };
 pub use report::{AuditError, AuditReport, IncidentAudit, Undo, Verified};
-pub use schedule::{MAX_RECORDS_PER_PASS, Schedule, clock_skew, schedule};
+pub use schedule::{MAX_RECORDS_PER_PASS, Schedule, schedule};
 pub use verify::{Reading, Unread, Verdict, underneath, verify, verify_reading, verify_record};
 
 /// An offender counts as calm while its peak concurrency stays below this share of the target:

@@ -11,7 +11,7 @@ use crate::record::OpenRecord;
 pub const MAX_RECORDS_PER_PASS: usize = 20;
 
 /// Clocks differ a little; a record opened further ahead than this is tampering.
-pub fn clock_skew() -> Duration {
+fn clock_skew() -> Duration {
     Duration::minutes(5)
 }
 
