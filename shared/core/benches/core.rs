@@ -114,6 +114,7 @@ impl Fixture {
             incident: &self.incident,
             attribution: &attribution,
             facts: &self.facts,
+            records: &Default::default(),
             account: self.account,
             policy: &self.policy,
             escalate_to: None,

@@ -21,6 +21,31 @@ pub struct Settings {
     /// `CGUARD_METRICS_INSIGHTS` (default true): rank with one Metrics Insights query before
     /// falling back to batched `GetMetricData`.
     pub metrics_insights: bool,
+    /// `CGUARD_LEDGER_TABLE` (default [`DEFAULT_LEDGER_TABLE`]): the guard's DynamoDB ledger.
+    pub ledger_table: String,
+}
+
+/// The ledger table's name where the template's parameter and `cguard init` are left alone.
+pub const DEFAULT_LEDGER_TABLE: &str = "concurrency-guard-ledger";
+
+/// DynamoDB's table-name rule: 3–255 of `a-z A-Z 0-9 _ . -`.
+fn table_name(value: Option<String>) -> Result<String, ConfigError> {
+    let Some(name) = value else {
+        return Ok(DEFAULT_LEDGER_TABLE.to_owned());
+    };
+    let valid = (3..=255).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if valid {
+        Ok(name)
+    } else {
+        Err(ConfigError {
+            name: "CGUARD_LEDGER_TABLE",
+            value: name,
+            problem: "a DynamoDB table name: 3 to 255 of letters, digits, '_', '.', '-'",
+        })
+    }
 }
 
 impl Settings {
@@ -39,6 +64,7 @@ impl Settings {
                 read("CGUARD_METRICS_INSIGHTS"),
                 true,
             )?,
+            ledger_table: table_name(read("CGUARD_LEDGER_TABLE"))?,
         })
     }
 
@@ -86,6 +112,8 @@ pub struct Policy {
     pub grace_minutes: u32,
     /// Minutes of healthy metrics before the auditor restores (`CGUARD_COOLDOWN_MINUTES`, default 30).
     pub cooldown_minutes: u32,
+    /// Days a closed record stays in the ledger's history (`CGUARD_HISTORY_DAYS`, default 90).
+    pub history_days: u32,
 }
 
 impl Default for Policy {
@@ -104,6 +132,7 @@ impl Default for Policy {
             unreserved_minimum: None,
             grace_minutes: 10,
             cooldown_minutes: 30,
+            history_days: 90,
         }
     }
 }
@@ -191,6 +220,12 @@ impl Policy {
                 read("CGUARD_COOLDOWN_MINUTES"),
                 d.cooldown_minutes,
                 1..=10_080,
+            )?,
+            history_days: parse_num(
+                "CGUARD_HISTORY_DAYS",
+                read("CGUARD_HISTORY_DAYS"),
+                d.history_days,
+                1..=3650,
             )?,
         };
         Ok(policy)

@@ -21,6 +21,9 @@ pub enum ErrorKind {
     BelowUnreservedMinimum,
     /// Service error, timeout, network: transient as far as we know.
     Unavailable,
+    /// A conditional write found the store changed since it was read (another process got
+    /// there first): re-read before deciding anything.
+    Conflict,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -9,14 +9,11 @@ use serde::{Serialize, Serializer};
 use crate::audit::Unread;
 use crate::error::Failure;
 use crate::plan::Skip;
-use crate::record::RecordError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// The previous value could not be recorded first, so nothing was changed.
     NotRecorded(Failure),
-    /// The previous value cannot be written as a record at all; nothing was changed.
-    Unrecordable(RecordError),
     /// The change failed; nothing was changed.
     NotChanged(Failure),
     /// AWS refused a reservation because of the account's unreserved minimum.
@@ -25,9 +22,9 @@ pub enum Fault {
     NotRestored(Failure),
     /// The live value could not be read, so the action was not undone.
     Unread(Unread),
-    /// The action is settled — undone (`skipped: None`) or left as it was — but its record
-    /// could not be erased; the next pass erases it.
-    RecordNotErased {
+    /// The action is settled — undone (`skipped: None`) or left as it was — but the ledger
+    /// could not be told; the next pass settles it.
+    NotSettled {
         skipped: Option<Skip>,
         error: Failure,
     },
@@ -41,9 +38,9 @@ impl Fault {
             | Self::NotChanged(e)
             | Self::BelowUnreservedMinimum(e)
             | Self::NotRestored(e)
-            | Self::RecordNotErased { error: e, .. }
+            | Self::NotSettled { error: e, .. }
             | Self::Unread(Unread::Failed(e)) => Some(e),
-            Self::Unrecordable(_) | Self::Unread(Unread::NotRead) => None,
+            Self::Unread(Unread::NotRead) => None,
         }
     }
 }
@@ -58,7 +55,6 @@ impl fmt::Display for Fault {
                     "not changed: could not record the previous value first: {e}"
                 )
             }
-            Self::Unrecordable(e) => write!(f, "not changed: {e}"),
             Self::NotChanged(e) => write!(f, "not changed: {e}"),
             Self::BelowUnreservedMinimum(e) => write!(
                 f,
@@ -71,14 +67,14 @@ impl fmt::Display for Fault {
                     "not restored: could not read the current value ({why}); {KEPT}"
                 )
             }
-            Self::RecordNotErased { skipped, error } => {
+            Self::NotSettled { skipped, error } => {
                 match skipped {
                     None => f.write_str("restored")?,
                     Some(why) => write!(f, "{why}")?,
                 }
                 write!(
                     f,
-                    ", but its record could not be erased ({error}); the next pass erases it"
+                    ", but the ledger could not record it as settled ({error}); the next pass settles it"
                 )
             }
         }
@@ -119,12 +115,12 @@ mod tests {
                 format!("not restored: {e}; the record is kept for the next pass"),
             ),
             (
-                Fault::RecordNotErased {
+                Fault::NotSettled {
                     skipped: None,
                     error: failure(),
                 },
                 format!(
-                    "restored, but its record could not be erased ({e}); the next pass erases it"
+                    "restored, but the ledger could not record it as settled ({e}); the next pass settles it"
                 ),
             ),
         ];

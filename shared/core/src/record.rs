@@ -1,28 +1,33 @@
-//! Records: what the guard changed and what was there before, stored as tags on the offending
-//! function *before* each change, so that every action can be undone exactly and a redelivered
+//! Records: what the guard changed and what was there before, written to the guard's own
+//! ledger *before* each change, so that every action can be undone exactly and a redelivered
 //! alarm is recognised.
 //!
-//! Tag values may only hold letters, digits, spaces and `_ . : / = + - @`, at most 256 of them,
-//! so each recorded action is JSON in URL-safe base64, split over continuation tags when long:
-//! `concurrency-guard:action:3`, `concurrency-guard:action:3.1`, …
+//! The ledger (a DynamoDB table only the guard's roles write, in `cguard-aws`) is the one
+//! authority. A function's tags carry only a pointer for people — [`TAG_INCIDENT`], the
+//! incident id — which nothing ever reads back as a record: anyone allowed `TagResource` can
+//! write tags.
+//!
+//! A function has at most one open record. Each change in it is identified by its
+//! [`ActionKey`] (tier and resource), which the ledger records at most once: three processes
+//! delivering the same alarm race for the same keys, and one wins.
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::intake::IncidentId;
 use crate::model::{Change, ResourceKey, Tier};
 
+/// The pointer tag on a limited function: the incident id, for people. Never obeyed.
 pub const TAG_INCIDENT: &str = "concurrency-guard:incident";
-pub const TAG_OPENED: &str = "concurrency-guard:opened";
-pub const TAG_ALARM: &str = "concurrency-guard:alarm";
-pub const ACTION_PREFIX: &str = "concurrency-guard:action:";
-const MAX_VALUE: usize = 256;
-/// Lambda allows 50 tags per function; leave room for the owner's own.
-const MAX_CHUNKS: usize = 4;
+
+/// How long a process that recorded a change may take to make it: longer than the remediator's
+/// and the auditor's timeouts (60 s and 120 s in the template), so that past it the process
+/// has made the change or died. A recorded change older than this that the resource does not
+/// hold was never made, and a later delivery of the same incident makes it; a younger one may
+/// be in another process's hands, and is left to it.
+pub const RECORD_LEASE_SECONDS: i64 = 180;
 
 /// One change as recorded before it was made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,30 +37,110 @@ pub struct RecordedAction {
     pub at: DateTime<Utc>,
 }
 
-/// Every change one incident made on (or on behalf of) one function.
-/// A function that carries a record, and when its incident opened (`None`: unreadable), as
-/// listed without reading each function.
+/// What the ledger records at most once per open record: one tier of change to one resource.
+/// Rendered as a string (`2/{"function":"slow"}`) for stores that key by strings.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ActionKey(String);
+
+impl ActionKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ActionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl RecordedAction {
+    pub fn key(&self) -> ActionKey {
+        let resource = serde_json::to_string(&self.change.resource())
+            .expect("a resource key always serialises");
+        ActionKey(format!("{}/{resource}", self.tier as u8))
+    }
+}
+
+/// A function whose record is open, and when its incident opened, as listed for an audit pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenRecord {
     pub function: String,
+    /// `None` where the stored item cannot be read.
+    pub incident: Option<IncidentId>,
     pub opened: Option<DateTime<Utc>>,
 }
 
+/// Every change one incident made on (or on behalf of) one function and has not yet undone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub incident: IncidentId,
     pub opened_at: DateTime<Utc>,
-    /// The alarm's name, for the auditor to check its state; absent if too long for a tag.
+    /// The alarm's name, for the auditor to check its state.
     pub alarm: Option<String>,
+    /// The unsettled actions in the order they were made (by time, then tier): restore undoes
+    /// them from the last.
     pub actions: BTreeMap<u32, RecordedAction>,
 }
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum RecordError {
-    #[error("record tag {key} is unreadable: {problem}")]
-    Unreadable { key: String, problem: String },
-    #[error("a record of this change would need more than {MAX_CHUNKS} tags")]
-    TooLarge,
+/// What the ledger answers when asked to record a change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// Recorded: the caller may now make the change.
+    Recorded,
+    /// Not recorded, because the record as it now stands already holds this change or belongs
+    /// to another incident: the caller makes no change.
+    Taken(Record),
+}
+
+/// One action of a closed record, with what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettledAction {
+    pub action: RecordedAction,
+    /// How it was settled, as reported ("restored", "left alone: …").
+    pub outcome: String,
+}
+
+/// A record the auditor or an operator closed: history, kept until it expires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClosedRecord {
+    pub function: String,
+    pub incident: IncidentId,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: DateTime<Utc>,
+    pub alarm: Option<String>,
+    pub actions: Vec<SettledAction>,
+}
+
+/// One closed record as `cguard history` prints it: when, which function, which incident, and
+/// each action with how it was settled. Names come from outside: escaped for the terminal.
+impl std::fmt::Display for ClosedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::text::write_safe(f, |f| {
+            writeln!(
+                f,
+                "{} closed  {}  incident {} (opened {}{})",
+                self.closed_at.format("%Y-%m-%d %H:%M UTC"),
+                self.function,
+                self.incident,
+                self.opened_at.format("%Y-%m-%d %H:%M UTC"),
+                self.alarm
+                    .as_deref()
+                    .map(|a| format!(", alarm {a}"))
+                    .unwrap_or_default()
+            )?;
+            for s in &self.actions {
+                writeln!(
+                    f,
+                    "    {} {}: {}",
+                    s.action.tier,
+                    s.action.change.describe(),
+                    s.outcome
+                )?;
+            }
+            Ok(())
+        })
+    }
 }
 
 impl Record {
@@ -68,138 +153,34 @@ impl Record {
         }
     }
 
-    /// The tags that open a record (written with the first action).
-    pub fn header_tags(&self) -> BTreeMap<String, String> {
-        let mut tags = BTreeMap::from([
-            (TAG_INCIDENT.to_owned(), self.incident.to_string()),
-            (
-                TAG_OPENED.to_owned(),
-                self.opened_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            ),
-        ]);
-        if let Some(alarm) = &self.alarm {
-            let encoded = B64.encode(alarm);
-            if encoded.len() <= MAX_VALUE {
-                tags.insert(TAG_ALARM.to_owned(), encoded);
-            }
+    /// The header (incident, opening, alarm) without actions.
+    pub fn header(&self) -> Self {
+        Self {
+            actions: BTreeMap::new(),
+            ..self.clone()
         }
-        tags
     }
 
-    /// The tags recording one action under `index`.
-    pub fn action_tags(
-        index: u32,
-        action: &RecordedAction,
-    ) -> Result<BTreeMap<String, String>, RecordError> {
-        let json = serde_json::to_vec(action).expect("a recorded action always serialises");
-        let encoded = B64.encode(json);
-        let chunks: Vec<&str> = encoded
-            .as_bytes()
-            .chunks(MAX_VALUE)
-            .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
-            .collect();
-        if chunks.len() > MAX_CHUNKS {
-            return Err(RecordError::TooLarge);
-        }
-        Ok(chunks
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| (chunk_key(index, i), c.to_owned()))
-            .collect())
-    }
-
-    /// Every tag key an action occupies (for erasing it), whether or not all chunks exist.
-    pub fn action_keys(index: u32) -> Vec<String> {
-        (0..MAX_CHUNKS).map(|i| chunk_key(index, i)).collect()
-    }
-
-    /// Every tag key of the whole record.
-    pub fn all_keys(&self) -> Vec<String> {
-        let mut keys = vec![
-            TAG_INCIDENT.to_owned(),
-            TAG_OPENED.to_owned(),
-            TAG_ALARM.to_owned(),
-        ];
-        keys.extend(self.actions.keys().flat_map(|i| Self::action_keys(*i)));
-        keys
-    }
-
-    /// When the record on `tags` says its incident opened; `None` when it is missing or not a
-    /// time.
-    pub fn opened(tags: &BTreeMap<String, String>) -> Option<DateTime<Utc>> {
-        tags.get(TAG_OPENED)
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc))
-    }
-
-    /// Reads a record back from a function's tags; `None` when the function carries none.
-    pub fn from_tags(tags: &BTreeMap<String, String>) -> Result<Option<Self>, RecordError> {
-        let Some(incident) = tags.get(TAG_INCIDENT) else {
-            return Ok(None);
-        };
-        let opened_at = Self::opened(tags).ok_or_else(|| RecordError::Unreadable {
-            key: TAG_OPENED.into(),
-            problem: "missing or not a time".into(),
-        })?;
-        let alarm = tags
-            .get(TAG_ALARM)
-            .and_then(|v| B64.decode(v).ok())
-            .and_then(|b| String::from_utf8(b).ok());
-
-        let mut chunks: BTreeMap<u32, BTreeMap<usize, &str>> = BTreeMap::new();
-        for (key, value) in tags {
-            let Some(rest) = key.strip_prefix(ACTION_PREFIX) else {
-                continue;
-            };
-            let (index, part) = match rest.split_once('.') {
-                Some((i, p)) => (i, p.parse::<usize>().ok()),
-                None => (rest, Some(0)),
-            };
-            let (Ok(index), Some(part)) = (index.parse::<u32>(), part) else {
-                return Err(RecordError::Unreadable {
-                    key: key.clone(),
-                    problem: "not an action index".into(),
-                });
-            };
-            chunks.entry(index).or_default().insert(part, value);
-        }
-        let mut actions = BTreeMap::new();
-        for (index, parts) in chunks {
-            let key = chunk_key(index, 0);
-            if parts.keys().copied().ne(0..parts.len()) {
-                return Err(RecordError::Unreadable {
-                    key,
-                    problem: "a continuation tag is missing".into(),
-                });
-            }
-            let encoded: String = parts.values().copied().collect();
-            let action = B64
-                .decode(&encoded)
-                .map_err(|e| e.to_string())
-                .and_then(|b| {
-                    serde_json::from_slice::<RecordedAction>(&b).map_err(|e| e.to_string())
-                })
-                .map_err(|problem| RecordError::Unreadable { key, problem })?;
-            actions.insert(index, action);
-        }
-        Ok(Some(Self {
-            incident: IncidentId::from_recorded(incident.clone()),
-            opened_at,
-            alarm,
-            actions,
-        }))
-    }
-
-    pub fn next_index(&self) -> u32 {
-        self.actions.keys().next_back().map_or(0, |i| i + 1)
+    /// A record as read from a store: the actions numbered in the order they were made.
+    pub fn with_actions(mut self, actions: impl IntoIterator<Item = RecordedAction>) -> Self {
+        let mut actions: Vec<RecordedAction> = actions.into_iter().collect();
+        actions.sort_by_key(|a| (a.at, a.tier, a.key()));
+        self.actions = (0u32..).zip(actions).collect();
+        self
     }
 
     pub fn find(&self, resource: &ResourceKey) -> Option<(u32, &RecordedAction)> {
         self.actions
             .iter()
+            .rev()
             .find(|(_, a)| &a.change.resource() == resource)
             .map(|(i, a)| (*i, a))
+    }
+
+    /// Whether this record already holds `action`'s key.
+    pub fn holds(&self, action: &RecordedAction) -> bool {
+        let key = action.key();
+        self.actions.values().any(|a| a.key() == key)
     }
 
     pub fn highest_tier(&self) -> Option<Tier> {
@@ -211,107 +192,110 @@ impl Record {
     }
 }
 
-fn chunk_key(index: u32, part: usize) -> String {
-    if part == 0 {
-        format!("{ACTION_PREFIX}{index}")
-    } else {
-        format!("{ACTION_PREFIX}{index}.{part}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{ApiKind, ApiTarget, Reservation, Route, Throttle};
 
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-23T09:40:27Z")
+    fn at(minute: u32) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("2026-11-23T09:{minute:02}:27Z"))
             .unwrap()
             .with_timezone(&Utc)
     }
 
-    fn tag_value_ok(v: &str) -> bool {
-        v.len() <= 256
-            && v.chars()
-                .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+    fn reservation(function: &str, tier: Tier, new: u32, minute: u32) -> RecordedAction {
+        RecordedAction {
+            tier,
+            change: Change::Reservation {
+                function: function.into(),
+                previous: Reservation::Unreserved,
+                new: Reservation::Reserved(new),
+            },
+            at: at(minute),
+        }
     }
 
-    #[test]
-    fn a_record_round_trips_through_tag_safe_values() {
-        let mut record = Record::new(
-            IncidentId::from_recorded("abc123"),
-            now(),
-            Some("account concurrency {prod}".into()),
-        );
-        let long_path = format!("/{}", "segment/{id}/".repeat(20));
-        let actions = [
-            RecordedAction {
-                tier: Tier::Source,
-                change: Change::Throttle {
-                    target: ApiTarget {
-                        kind: ApiKind::Rest,
-                        api_id: "a1b2c3".into(),
-                        stage: "prod".into(),
-                        route: Some(Route {
-                            method: "GET".into(),
-                            path: long_path,
-                        }),
-                    },
-                    previous: None,
-                    new: Some(Throttle {
-                        rate: 3.33,
-                        burst: 4,
+    fn throttle(minute: u32) -> RecordedAction {
+        RecordedAction {
+            tier: Tier::Source,
+            change: Change::Throttle {
+                target: ApiTarget {
+                    kind: ApiKind::Rest,
+                    api_id: "a1b2c3".into(),
+                    stage: "prod".into(),
+                    route: Some(Route {
+                        method: "GET".into(),
+                        path: "/orders/{id}".into(),
                     }),
                 },
-                at: now(),
+                previous: None,
+                new: Some(Throttle {
+                    rate: 3.33,
+                    burst: 4,
+                }),
             },
-            RecordedAction {
-                tier: Tier::Reservation,
-                change: Change::Reservation {
-                    function: "slow".into(),
-                    previous: Reservation::Unreserved,
-                    new: Reservation::Reserved(100),
-                },
-                at: now(),
-            },
-        ];
-        let mut tags = record.header_tags();
-        for (i, a) in actions.iter().enumerate() {
-            tags.extend(Record::action_tags(i as u32, a).unwrap());
-            record.actions.insert(i as u32, a.clone());
+            at: at(minute),
         }
-        tags.insert("team".into(), "payments".into());
-        assert!(tags.len() > 5, "the long path needs continuation tags");
-        for (k, v) in &tags {
-            assert!(tag_value_ok(v), "{k}={v}");
-        }
-        assert_eq!(Record::from_tags(&tags).unwrap(), Some(record.clone()));
-        assert_eq!(record.next_index(), 2);
-        assert_eq!(record.highest_tier(), Some(Tier::Reservation));
     }
 
     #[test]
-    fn no_incident_tag_means_no_record() {
+    fn actions_are_numbered_in_the_order_they_were_made_whatever_the_store_returns() {
+        let escalation = reservation("slow", Tier::KillSwitch, 0, 50);
+        let cap = reservation("slow", Tier::Reservation, 100, 40);
+        let source = throttle(40);
+        let record = Record::new(IncidentId::from_recorded("abc"), at(40), None).with_actions([
+            escalation.clone(),
+            cap.clone(),
+            source.clone(),
+        ]);
         assert_eq!(
-            Record::from_tags(&BTreeMap::from([("team".into(), "x".into())])).unwrap(),
-            None
+            record.actions.values().cloned().collect::<Vec<_>>(),
+            vec![source, cap, escalation.clone()]
+        );
+        assert_eq!(record.highest_tier(), Some(Tier::KillSwitch));
+        let resource = escalation.change.resource();
+        assert_eq!(
+            record.find(&resource).map(|(i, _)| i),
+            Some(2),
+            "newest first"
         );
     }
 
     #[test]
-    fn a_damaged_record_is_an_error_not_a_silent_loss() {
-        let record = Record::new(IncidentId::from_recorded("abc"), now(), None);
-        let mut tags = record.header_tags();
-        tags.insert(format!("{ACTION_PREFIX}0"), "not base64 json!".into());
-        assert!(matches!(
-            Record::from_tags(&tags),
-            Err(RecordError::Unreadable { .. })
-        ));
-        let mut tags = record.header_tags();
-        tags.insert(format!("{ACTION_PREFIX}0.1"), "AAAA".into());
+    fn history_reads_as_one_line_per_action_and_escapes_names() {
+        let closed = ClosedRecord {
+            function: "slow\u{1b}[2Jx".into(),
+            incident: IncidentId::from_recorded("abc"),
+            opened_at: at(40),
+            closed_at: at(59),
+            alarm: Some("acct".into()),
+            actions: vec![SettledAction {
+                action: reservation("slow", Tier::Reservation, 100, 40),
+                outcome: "restored".into(),
+            }],
+        };
+        let text = closed.to_string();
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.contains("incident abc"), "{text}");
         assert!(
-            Record::from_tags(&tags).is_err(),
-            "a continuation without its first part"
+            text.lines().nth(1).unwrap().ends_with(": restored"),
+            "{text}"
         );
+    }
+
+    #[test]
+    fn a_key_names_the_tier_and_the_resource_not_the_values() {
+        let a = reservation("slow", Tier::Reservation, 100, 40);
+        let same_resource_other_value = reservation("slow", Tier::Reservation, 50, 41);
+        let next_tier = reservation("slow", Tier::KillSwitch, 0, 41);
+        let other_function = reservation("fast", Tier::Reservation, 100, 40);
+        assert_eq!(a.key(), same_resource_other_value.key());
+        assert_ne!(a.key(), next_tier.key());
+        assert_ne!(a.key(), other_function.key());
+        assert_eq!(a.key().as_str(), r#"2/{"Function":"slow"}"#);
+        let record = Record::new(IncidentId::from_recorded("abc"), at(40), None).with_actions([a]);
+        assert!(record.holds(&same_resource_other_value));
+        assert!(!record.holds(&next_tier));
     }
 }

@@ -217,6 +217,7 @@ fn obeys_every_safety_rule(w: &World) -> Result<(), TestCaseError> {
         incident: &IncidentId::from_recorded("i"),
         attribution: &attribution,
         facts: &facts,
+        records: &Default::default(),
         account: w.account,
         policy: &w.policy,
         escalate_to: w.escalate_to,

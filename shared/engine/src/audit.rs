@@ -1,8 +1,9 @@
-//! The auditor's pass over every open record: read, [`verify`](cguard_core::audit::verify_record),
-//! [`decide`](cguard_core::audit::decide()), then escalate through the remediator's own planner
-//! and [`carry_out`] (so the new action is recorded first, under the same incident, with the
-//! next index), or undo the recorded actions newest first, erasing the record action by action
-//! so that a pass cut short is finished by the next one.
+//! The auditor's pass over every open record in the guard's ledger: read,
+//! [`verify`](cguard_core::audit::verify_record), [`decide`](cguard_core::audit::decide()), then
+//! escalate through the remediator's own planner and [`carry_out`] (so the new action is
+//! recorded first, under the same incident), or undo the recorded actions newest first, settling
+//! each in the ledger so that a pass cut short is finished by the next one. Only the ledger is
+//! obeyed; the functions' tags are compared with it to report tampering, nothing more.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -10,8 +11,8 @@ use std::collections::btree_map::Entry;
 use cguard_core::attribution::Attribution;
 use cguard_core::audit::{
     AuditError, AuditReport, Decision, Health, HoldReason, IncidentAudit, MAX_RECORDS_PER_PASS,
-    Reading, RestoreReason, Undo, Verdict, Verified, decide, respect_people, schedule, since,
-    underneath, verify_reading, verify_record,
+    Reading, RestoreReason, Undo, Verdict, Verified, decide, respect_people, restore_refusal,
+    schedule, since, tampering, underneath, verify_reading, verify_record,
 };
 use cguard_core::config::Policy;
 use cguard_core::fault::Fault;
@@ -64,6 +65,10 @@ impl<P: Ports> Guard<P> {
                 return report;
             }
         };
+        match aws.pointers().await {
+            Ok(pointers) => report.errors.extend(tampering(&records, &pointers)),
+            Err(e) => report.errors.push(AuditError::ListPointers(e.into())),
+        }
         let due = schedule(records, now, MAX_RECORDS_PER_PASS);
         for (function, opened) in due.future {
             report
@@ -81,15 +86,15 @@ impl<P: Ports> Guard<P> {
     /// person changed since are still left alone; with `CGUARD_DRY_RUN` nothing is restored
     /// and the report says what would be.
     pub async fn restore_function(&self, name: &str, now: DateTime<Utc>) -> AuditReport {
-        let (aws, dry_run) = (&self.ports, self.policy.dry_run);
-        let mut report = AuditReport::new(now, dry_run);
+        let (aws, policy) = (&self.ports, &self.policy);
+        let mut report = AuditReport::new(now, policy.dry_run);
         let mut entry = IncidentAudit::new(name);
         let _serial = self.changes.hold().await;
-        if let Some(loaded) = load(aws, &mut entry, dry_run, true).await {
+        if let Some(loaded) = load(aws, policy, &mut entry, now, true).await {
             entry.decision = Some(Decision::Restore {
                 why: RestoreReason::Requested,
             });
-            undo(aws, &loaded, dry_run, &mut entry).await;
+            undo(aws, policy, &loaded, now, &mut entry).await;
         }
         report.incidents.push(entry);
         report
@@ -99,7 +104,7 @@ impl<P: Ports> Guard<P> {
         let (aws, policy) = (&self.ports, &self.policy);
         let mut entry = IncidentAudit::new(name);
         let _serial = self.changes.hold().await;
-        let Some(loaded) = load(aws, &mut entry, policy.dry_run, false).await else {
+        let Some(loaded) = load(aws, policy, &mut entry, now, false).await else {
             return entry;
         };
         let (facts, record) = (&loaded.facts, &loaded.record);
@@ -140,22 +145,27 @@ impl<P: Ports> Guard<P> {
             Decision::Escalate { to, .. } => {
                 escalate(aws, policy, &loaded, usage, to, now, &mut entry).await;
             }
-            Decision::Restore { .. } => undo(aws, &loaded, policy.dry_run, &mut entry).await,
+            Decision::Restore { .. } => undo(aws, policy, &loaded, now, &mut entry).await,
         }
         entry
     }
 }
 
-/// Reads the function and its record, and verifies every action. `None` when there is nothing
-/// more to do (no function, no or unreadable record, or a record without actions — whose header
-/// is erased here). A function an operator `requested` that does not exist is an error.
+/// Reads the function and its record in the ledger, and verifies every action. `None` when there
+/// is nothing more to do (no function, no record, or a record without actions — which is closed
+/// here). A function an operator `requested` that does not exist is an error.
 async fn load<P: Ports>(
     aws: &P,
+    policy: &Policy,
     entry: &mut IncidentAudit,
-    dry_run: bool,
+    now: DateTime<Utc>,
     requested: bool,
 ) -> Option<Loaded> {
-    let facts = match aws.function(&entry.function).await {
+    let (facts, record) = futures::join!(
+        aws.function(&entry.function),
+        aws.open_record(&entry.function)
+    );
+    let facts = match facts {
         Ok(Some(f)) => f,
         Ok(None) if requested => {
             entry.errors.push(AuditError::NoSuchFunction);
@@ -170,14 +180,16 @@ async fn load<P: Ports>(
             return None;
         }
     };
-    let record = match Record::from_tags(&facts.tags) {
+    let record = match record {
         Ok(Some(r)) => r,
         Ok(None) => {
-            entry.notes.push("no record (restored meanwhile)".into());
+            entry
+                .notes
+                .push("no open record in the ledger (restored meanwhile)".into());
             return None;
         }
         Err(e) => {
-            entry.errors.push(AuditError::UnreadableRecord(e));
+            entry.errors.push(AuditError::ReadRecord(e.into()));
             return None;
         }
     };
@@ -189,7 +201,7 @@ async fn load<P: Ports>(
         entry.decision = Some(Decision::Restore {
             why: RestoreReason::EmptyRecord,
         });
-        close(aws, &Loaded { facts, record }, dry_run, entry).await;
+        close(aws, policy, &Loaded { facts, record }, now, entry).await;
         return None;
     }
     let live = read_live(aws, &record).await;
@@ -255,6 +267,7 @@ async fn escalate<P: Ports>(
         incident: &record.incident,
         attribution: &attribution,
         facts: &all_facts,
+        records: &BTreeMap::from([(facts.name.clone(), record.clone())]),
         account,
         policy,
         escalate_to: Some(to),
@@ -271,74 +284,118 @@ async fn escalate<P: Ports>(
     );
 }
 
-/// Undoes the recorded actions newest first, erasing each one's tags once it is settled; stops
-/// at the first failure and keeps what remains for the next pass. Closes the record when all
-/// its actions are settled.
-async fn undo<P: Ports>(aws: &P, loaded: &Loaded, dry_run: bool, entry: &mut IncidentAudit) {
-    let Loaded { facts, record } = loaded;
+/// Undoes the recorded actions newest first, settling each in the ledger once it is done (or
+/// deliberately left); stops at the first failure and keeps what remains for the next pass.
+/// Nothing is written to a function [`restore_refusal`] rules out, whatever the record says.
+/// Closes the record when all its actions are settled.
+async fn undo<P: Ports>(
+    aws: &P,
+    policy: &Policy,
+    loaded: &Loaded,
+    now: DateTime<Utc>,
+    entry: &mut IncidentAudit,
+) {
+    let (Loaded { facts, record }, dry_run) = (loaded, policy.dry_run);
     let mut live: BTreeMap<ResourceKey, Reading> = BTreeMap::new();
     for (index, action) in record.actions.iter().rev() {
         let RecordedAction { tier, change, .. } = action;
-        let key = change.resource();
-        let reading = match live.remove(&key) {
-            Some(r) => r,
-            None => read(aws, change).await,
-        };
-        let verdict = verify_reading(change, &reading);
         let mut step = Undo {
             index: *index,
             tier: *tier,
             change: change.inverse(),
             status: Status::Planned,
         };
-        step.status = match &verdict {
-            Verdict::InPlace if dry_run => Status::Planned,
-            Verdict::InPlace => match aws.apply(&step.change).await {
-                Ok(()) => Status::Applied,
-                Err(e) => Status::Failed(Fault::NotRestored(e.into())),
-            },
-            Verdict::NotApplied => Status::Skipped(Skip::NeverApplied),
-            Verdict::Drifted { current } => Status::Skipped(Skip::PersonsValue(current.clone())),
-            Verdict::Gone => Status::Skipped(Skip::Gone),
-            Verdict::Unreadable { why } => Status::Failed(Fault::Unread(why.clone())),
-        };
+        if let Some(refused) = restore_refusal(facts, change, policy) {
+            step.status = Status::Skipped(refused);
+        } else {
+            let key = change.resource();
+            let reading = match live.remove(&key) {
+                Some(r) => r,
+                None => read(aws, change).await,
+            };
+            let verdict = verify_reading(change, &reading);
+            step.status = restore_one(aws, &step.change, &verdict, dry_run).await;
+            live.insert(key, underneath(change, &verdict, reading));
+        }
         if matches!(step.status, Status::Failed(_)) {
             entry.restore.push(step);
             return;
         }
-        if !dry_run && let Err(e) = aws.erase(&facts.arn, &Record::action_keys(*index)).await {
+        if !dry_run
+            && let Err(e) = aws
+                .settle(&facts.name, action, &settled(&step.status))
+                .await
+        {
             let skipped = match &step.status {
                 Status::Skipped(why) => Some(why.clone()),
                 _ => None,
             };
-            step.status = Status::Failed(Fault::RecordNotErased {
+            step.status = Status::Failed(Fault::NotSettled {
                 skipped,
                 error: e.into(),
             });
             entry.restore.push(step);
             return;
         }
-        live.insert(key, underneath(change, &verdict, reading));
         entry.restore.push(step);
     }
-    close(aws, loaded, dry_run, entry).await;
+    close(aws, policy, loaded, now, entry).await;
 }
 
-/// Erases the record's header once no action tags remain.
-async fn close<P: Ports>(aws: &P, loaded: &Loaded, dry_run: bool, entry: &mut IncidentAudit) {
+/// How a settled action reads in the ledger's history.
+fn settled(status: &Status) -> String {
+    match status {
+        Status::Applied => "restored".to_owned(),
+        Status::Skipped(why) => format!("not restored: {why}"),
+        other => other.to_string(),
+    }
+}
+
+/// Writes one undo if the live value is still the guard's.
+async fn restore_one<A: Actuator>(
+    aws: &A,
+    change: &Change,
+    verdict: &Verdict,
+    dry_run: bool,
+) -> Status {
+    match verdict {
+        Verdict::InPlace if dry_run => Status::Planned,
+        Verdict::InPlace => match aws.apply(change).await {
+            Ok(()) => Status::Applied,
+            Err(e) => Status::Failed(Fault::NotRestored(e.into())),
+        },
+        Verdict::NotApplied => Status::Skipped(Skip::NeverApplied),
+        Verdict::Drifted { current } => Status::Skipped(Skip::PersonsValue(current.clone())),
+        Verdict::Gone => Status::Skipped(Skip::Gone),
+        Verdict::Unreadable { why } => Status::Failed(Fault::Unread(why.clone())),
+    }
+}
+
+/// Moves the record into the ledger's history once no action is left, and takes the pointer
+/// tag off the function.
+async fn close<P: Ports>(
+    aws: &P,
+    policy: &Policy,
+    loaded: &Loaded,
+    now: DateTime<Utc>,
+    entry: &mut IncidentAudit,
+) {
     let Loaded { facts, record } = loaded;
-    if dry_run {
+    if policy.dry_run {
         entry
             .notes
             .push("dry run: nothing restored, the record is kept".into());
         return;
     }
-    let header = Record {
-        actions: BTreeMap::new(),
-        ..record.clone()
+    // The pointer goes first: a pointer left behind a closed record would read as tampering,
+    // while a record left open with nothing pending is simply closed by the next pass.
+    let expires = now + chrono::Duration::days(i64::from(policy.history_days));
+    let closed = match aws.unpoint(&facts.arn).await {
+        Ok(()) => aws.close(&facts.name, &record.incident, now, expires).await,
+        Err(e) => Err(e),
     };
-    match aws.erase(&facts.arn, &header.all_keys()).await {
+    match closed {
         Ok(()) => entry.closed = true,
-        Err(e) => entry.errors.push(AuditError::EraseHeader(e.into())),
+        Err(e) => entry.errors.push(AuditError::CloseRecord(e.into())),
     }
 }

@@ -10,6 +10,7 @@
 //!   pass.
 
 pub mod audit;
+pub mod memory;
 pub mod ports;
 pub mod posture;
 pub mod remediate;

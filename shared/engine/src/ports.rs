@@ -2,16 +2,16 @@
 //! with the SDK, `cguard-testkit` in memory; nothing here knows about either. Every method is
 //! required: a new adapter cannot silently go without one.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 
 use cguard_core::confirm::AlarmEvidence;
 use cguard_core::intake::AlarmState;
+use cguard_core::intake::IncidentId;
 use cguard_core::model::{AccountFacts, Change, Current, FunctionFacts, Reservation};
 use cguard_core::observation::{FunctionUsage, Peaks, Window};
 use cguard_core::posture::{AlarmInfo, ApiStage, QueueMapping};
 use cguard_core::ranking::TopPeaks;
-use cguard_core::record::OpenRecord;
+use cguard_core::record::{Claim, ClosedRecord, OpenRecord, Record, RecordedAction};
 use chrono::{DateTime, Utc};
 
 pub use cguard_core::error::{ErrorKind, Failure, PortError, PortResult};
@@ -73,20 +73,68 @@ pub trait Actuator: Sync {
     fn current(&self, change: &Change) -> impl Future<Output = PortResult<Current>> + Send;
 }
 
-/// Durable records (tags on the offending function).
+/// The guard's own record of what it changed and what was there before — the one authority a
+/// restore obeys (`cguard-aws`: a DynamoDB table only the guard's roles write). Every write is
+/// conditional, so the remediator, the auditor and an operator's `cguard` can run at once.
 pub trait Ledger: Sync {
-    fn write(
+    /// `function`'s open record, read consistently; `None` if it has none.
+    fn open_record(
         &self,
-        function_arn: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> impl Future<Output = PortResult<()>> + Send;
-    fn erase(
-        &self,
-        function_arn: &str,
-        keys: &[String],
-    ) -> impl Future<Output = PortResult<()>> + Send;
-    /// Every function that carries a record, with when its incident opened.
+        function: &str,
+    ) -> impl Future<Output = PortResult<Option<Record>>> + Send;
+    /// Every open record's function, with when its incident opened.
     fn open_records(&self) -> impl Future<Output = PortResult<Vec<OpenRecord>>> + Send;
+    /// Records `action` in `function`'s record before it is made, opening the record with
+    /// `header`'s incident, time and alarm if none is open — in one atomic write that succeeds
+    /// only if no other incident holds the record and its [`key`](RecordedAction::key) is not
+    /// recorded yet; otherwise [`Claim::Taken`] with the record as it stands.
+    fn record(
+        &self,
+        function: &str,
+        header: &Record,
+        action: &RecordedAction,
+    ) -> impl Future<Output = PortResult<Claim>> + Send;
+    /// Takes back the record of a change that was not made (only if it is still as recorded).
+    fn withdraw(
+        &self,
+        function: &str,
+        action: &RecordedAction,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// Moves an undone (or deliberately left) action out of the open record, with how it was
+    /// settled, to be kept in the record's history.
+    fn settle(
+        &self,
+        function: &str,
+        action: &RecordedAction,
+        outcome: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// Closes `function`'s record of `incident` once no action is left unsettled: it becomes
+    /// history, kept until `expires`.
+    fn close(
+        &self,
+        function: &str,
+        incident: &IncidentId,
+        closed_at: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// Closed records, newest first, closed at or after `since`.
+    fn history(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<Vec<ClosedRecord>>> + Send;
+}
+
+/// The incident id on a limited function's tags: a pointer for people, never read back as a
+/// record; compared with the ledger only to report tampering.
+pub trait Pointers: Sync {
+    fn point(
+        &self,
+        function_arn: &str,
+        incident: &IncidentId,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    fn unpoint(&self, function_arn: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Every function that carries the pointer tag, with its value.
+    fn pointers(&self) -> impl Future<Output = PortResult<Vec<(String, String)>>> + Send;
 }
 
 /// The reads (and the one write) posture needs beyond the other ports.
@@ -111,8 +159,8 @@ pub trait Posture: Sync {
     ) -> impl Future<Output = PortResult<()>> + Send;
 }
 /// Every port the remediator and the auditor's passes use; one adapter usually implements all.
-pub trait Ports: Metrics + Inventory + Actuator + Ledger {}
-impl<T: Metrics + Inventory + Actuator + Ledger> Ports for T {}
+pub trait Ports: Metrics + Inventory + Actuator + Ledger + Pointers {}
+impl<T: Metrics + Inventory + Actuator + Ledger + Pointers> Ports for T {}
 
 // A borrowed adapter is an adapter: a test builds a short-lived `Guard` per call over one
 // long-lived account, with the policy that call needs.
@@ -178,22 +226,68 @@ impl<T: Actuator> Actuator for &T {
 }
 
 impl<T: Ledger> Ledger for &T {
-    fn write(
+    fn open_record(
         &self,
-        function_arn: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> impl Future<Output = PortResult<()>> + Send {
-        (**self).write(function_arn, tags)
-    }
-    fn erase(
-        &self,
-        function_arn: &str,
-        keys: &[String],
-    ) -> impl Future<Output = PortResult<()>> + Send {
-        (**self).erase(function_arn, keys)
+        function: &str,
+    ) -> impl Future<Output = PortResult<Option<Record>>> + Send {
+        (**self).open_record(function)
     }
     fn open_records(&self) -> impl Future<Output = PortResult<Vec<OpenRecord>>> + Send {
         (**self).open_records()
+    }
+    fn record(
+        &self,
+        function: &str,
+        header: &Record,
+        action: &RecordedAction,
+    ) -> impl Future<Output = PortResult<Claim>> + Send {
+        (**self).record(function, header, action)
+    }
+    fn withdraw(
+        &self,
+        function: &str,
+        action: &RecordedAction,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        (**self).withdraw(function, action)
+    }
+    fn settle(
+        &self,
+        function: &str,
+        action: &RecordedAction,
+        outcome: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        (**self).settle(function, action, outcome)
+    }
+    fn close(
+        &self,
+        function: &str,
+        incident: &IncidentId,
+        closed_at: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        (**self).close(function, incident, closed_at, expires)
+    }
+    fn history(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<Vec<ClosedRecord>>> + Send {
+        (**self).history(since)
+    }
+}
+
+impl<T: Pointers> Pointers for &T {
+    fn point(
+        &self,
+        function_arn: &str,
+        incident: &IncidentId,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        (**self).point(function_arn, incident)
+    }
+    fn unpoint(&self, function_arn: &str) -> impl Future<Output = PortResult<()>> + Send {
+        (**self).unpoint(function_arn)
+    }
+    fn pointers(&self) -> impl Future<Output = PortResult<Vec<(String, String)>>> + Send {
+        (**self).pointers()
     }
 }
 

@@ -8,15 +8,16 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
 use cguard_core::attribution::{self, Attribution, Scope};
+use cguard_core::audit::{Reading, Verdict, verify_reading};
 use cguard_core::config::Policy;
 use cguard_core::confirm::{Unconfirmed, confirm};
 use cguard_core::fault::Fault;
-use cguard_core::intake::{Alarm, AlarmState, Request, Subject};
+use cguard_core::intake::{Alarm, AlarmState, IncidentId, Request, Subject};
 use cguard_core::model::{AccountFacts, Action, Change, FunctionFacts, Status};
 use cguard_core::observation::{Observation, Window};
 use cguard_core::plan::{self, Plan, PlanInput};
 use cguard_core::ranking::{self, Fallback, RankedBy};
-use cguard_core::record::{Record, RecordedAction};
+use cguard_core::record::{Claim, RECORD_LEASE_SECONDS, Record, RecordedAction, TAG_INCIDENT};
 use cguard_core::report::{AlarmSummary, Report};
 
 use crate::Guard;
@@ -127,11 +128,12 @@ impl<P: Ports> Guard<P> {
         mut report: Report,
     ) -> Report {
         let _serial = self.changes.hold().await;
-        let facts = match gather_facts(&self.ports, &report.offenders).await {
-            Ok(f) => f,
+        let Offenders { facts, records } = match gather_facts(&self.ports, &report.offenders).await
+        {
+            Ok(o) => o,
             Err(e) => {
                 return report.aborted(format!(
-                    "could not read the offenders' configuration, nothing changed: {e}"
+                    "could not read the offenders' configuration or records, nothing changed: {e}"
                 ));
             }
         };
@@ -143,6 +145,7 @@ impl<P: Ports> Guard<P> {
             incident: &report.incident,
             attribution,
             facts: &facts,
+            records: &records,
             account,
             policy: &self.policy,
             escalate_to: None,
@@ -249,24 +252,44 @@ async fn observe<P: Ports>(
     Ok((observation, ranked_by))
 }
 
-/// Reads the offenders concurrently (there are at most `max_offenders`).
+/// The offenders' configuration and their open records in the ledger.
+pub(crate) struct Offenders {
+    pub facts: BTreeMap<String, FunctionFacts>,
+    pub records: BTreeMap<String, Record>,
+}
+
+/// Reads the offenders and their records concurrently (there are at most `max_offenders`).
 pub(crate) async fn gather_facts<P: Ports>(
     aws: &P,
     names: &[String],
-) -> Result<BTreeMap<String, FunctionFacts>, PortError> {
-    let found = join_all(names.iter().map(|n| aws.function(n))).await;
-    let mut facts = BTreeMap::new();
-    for f in found {
-        if let Some(f) = f? {
-            facts.insert(f.name.clone(), f);
+) -> Result<Offenders, PortError> {
+    let found = join_all(
+        names
+            .iter()
+            .map(|n| async move { futures::try_join!(aws.function(n), aws.open_record(n)) }),
+    )
+    .await;
+    let mut offenders = Offenders {
+        facts: BTreeMap::new(),
+        records: BTreeMap::new(),
+    };
+    for (name, found) in names.iter().zip(found) {
+        let (facts, record) = found?;
+        if let Some(f) = facts {
+            offenders.facts.insert(f.name.clone(), f);
+        }
+        if let Some(r) = record {
+            offenders.records.insert(name.clone(), r);
         }
     }
-    Ok(facts)
+    Ok(offenders)
 }
 
-/// Records, then changes, each planned action in order. A change is never made without its
-/// record; a change that fails has its record taken back (or, if that fails too, left as a
-/// record of a change that was not made, which a restore treats as already undone).
+/// Records, then changes, each planned action in order, then points each changed function's
+/// tags at the incident (for people). A change is made only if the ledger recorded it first —
+/// and the ledger records each change once, so of several processes racing on one alarm one
+/// makes it. A change that fails has its record withdrawn (or, if that fails too, left as a
+/// record of a change that was not made, which a restore treats as never applied).
 pub async fn carry_out<P: Ports>(
     aws: &P,
     plan: &mut Plan,
@@ -274,7 +297,7 @@ pub async fn carry_out<P: Ports>(
     header: &Record,
     now: DateTime<Utc>,
 ) {
-    let mut next_index: BTreeMap<String, u32> = BTreeMap::new();
+    let mut changed: BTreeMap<&str, &FunctionFacts> = BTreeMap::new();
     for action in plan
         .actions
         .iter_mut()
@@ -283,43 +306,77 @@ pub async fn carry_out<P: Ports>(
         let Some(f) = facts.get(&action.function) else {
             continue;
         };
-        let existing = Record::from_tags(&f.tags).ok().flatten();
-        let index = next_index
-            .entry(f.name.clone())
-            .or_insert_with(|| existing.as_ref().map_or(0, Record::next_index));
         let recorded = RecordedAction {
             tier: action.tier,
             change: action.change.clone(),
             at: now,
         };
-        let mut tags = match Record::action_tags(*index, &recorded) {
-            Ok(t) => t,
-            Err(e) => {
-                action.status = Status::Failed(Fault::Unrecordable(e));
+        match aws.record(&f.name, header, &recorded).await {
+            Ok(Claim::Recorded) => {}
+            Ok(Claim::Taken(record))
+                if !unmade(aws, &record, &header.incident, action, now).await =>
+            {
+                action.status = Status::Skipped(plan::taken(&record, &header.incident, &recorded));
                 continue;
             }
-        };
-        if existing.is_none() && *index == 0 {
-            tags.extend(header.header_tags());
+            // This incident recorded this very change before and it was never made (its apply
+            // and the withdrawal both failed): the record already covers it.
+            Ok(Claim::Taken(_)) => {}
+            Err(e) => {
+                action.status = Status::Failed(Fault::NotRecorded(e.into()));
+                continue;
+            }
         }
-        if let Err(e) = aws.write(&f.arn, &tags).await {
-            action.status = Status::Failed(Fault::NotRecorded(e.into()));
-            continue;
-        }
-        let this = *index;
-        *index += 1;
         match aws.apply(&action.change).await {
-            Ok(()) => action.status = Status::Applied,
+            Ok(()) => {
+                action.status = Status::Applied;
+                changed.insert(&f.name, f);
+            }
             Err(e) => {
                 action.status = Status::Failed(failure(e, action));
-                if let Err(e2) = aws.erase(&f.arn, &Record::action_keys(this)).await {
+                if let Err(e2) = aws.withdraw(&f.name, &recorded).await {
                     plan.notes.push(format!(
-                        "{}: record {} of a change that was not made remains ({e2}); restoring it is a no-op",
-                        f.name, this
+                        "{}: the record of a change that was not made remains ({e2}); restoring it is a no-op",
+                        f.name
                     ));
                 }
             }
         }
+    }
+    for f in changed.values() {
+        if let Err(e) = aws.point(&f.arn, &header.incident).await {
+            plan.notes.push(format!(
+                "{}: the {TAG_INCIDENT} tag (a pointer for people) was not written: {e}",
+                f.name
+            ));
+        }
+    }
+}
+/// Whether `record` holds exactly `action`'s change for this incident, recorded longer ago than
+/// the [lease](RECORD_LEASE_SECONDS), and the resource still holds the value it replaced — a
+/// change recorded but never made, which no other process is about to make.
+async fn unmade<P: Ports>(
+    aws: &P,
+    record: &Record,
+    incident: &IncidentId,
+    action: &Action,
+    now: DateTime<Utc>,
+) -> bool {
+    let lease = chrono::Duration::seconds(RECORD_LEASE_SECONDS);
+    let same = &record.incident == incident
+        && record
+            .find(&action.change.resource())
+            .is_some_and(|(_, a)| {
+                a.tier == action.tier && a.change == action.change && a.at + lease <= now
+            });
+    if !same {
+        return false;
+    }
+    match aws.current(&action.change).await {
+        Ok(current) => {
+            verify_reading(&action.change, &Reading::Value(current)) == Verdict::NotApplied
+        }
+        Err(_) => false,
     }
 }
 

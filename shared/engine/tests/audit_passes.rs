@@ -14,7 +14,7 @@ use cguard_core::model::{
 };
 use cguard_core::observation::FunctionUsage;
 use cguard_core::plan::Skip;
-use cguard_core::record::{ACTION_PREFIX, Record, RecordedAction};
+use cguard_core::record::{Record, RecordedAction, TAG_INCIDENT};
 use cguard_engine::Guard;
 use cguard_testkit::{FakeAccount, FakeFunction};
 
@@ -63,8 +63,10 @@ fn cap() -> Change {
 /// The remediator's first response, recorded and in place: a throttle (#0) and a cap (#1).
 fn remediated(alarm: AlarmState, peak: Option<f64>) -> FakeAccount {
     let mut record = Record::new(IncidentId::from_recorded("inc1"), t0(), Some("acct".into()));
-    let mut tags = record.header_tags();
-    tags.insert("team".into(), "payments".into());
+    let tags = BTreeMap::from([
+        ("team".to_owned(), "payments".to_owned()),
+        (TAG_INCIDENT.to_owned(), "inc1".to_owned()),
+    ]);
     let mut live = BTreeMap::new();
     for (i, (tier, change)) in [(Tier::Source, throttle()), (Tier::Reservation, cap())]
         .into_iter()
@@ -75,7 +77,6 @@ fn remediated(alarm: AlarmState, peak: Option<f64>) -> FakeAccount {
             change,
             at: t0(),
         };
-        tags.extend(Record::action_tags(i as u32, &action).unwrap());
         live.insert(action.change.resource(), action.change.applied_value());
         record.actions.insert(i as u32, action);
     }
@@ -94,7 +95,8 @@ fn remediated(alarm: AlarmState, peak: Option<f64>) -> FakeAccount {
                 .usage(usage),
         )
         .with_account_peak(980.0)
-        .with_alarm_state(Some(alarm));
+        .with_alarm_state(Some(alarm))
+        .with_record("slow", &record);
     for (key, value) in live {
         account = account.with_live(key, value);
     }
@@ -175,7 +177,7 @@ fn a_failed_step_keeps_the_rest_recorded_for_the_next_pass() {
     assert_eq!(i.restore[0].status, Status::Applied, "#1, the cap, first");
     assert!(matches!(i.restore[1].status, Status::Failed(_)));
     assert!(!i.closed);
-    let record = Record::from_tags(&aws.tags("slow")).unwrap().unwrap();
+    let record = aws.record("slow").unwrap();
     assert_eq!(record.actions.keys().copied().collect::<Vec<_>>(), [0]);
 
     aws.fail_apply_on(None);
@@ -213,7 +215,7 @@ fn a_persisting_spike_escalates_one_recorded_tier() {
         aws.state().live.get(&function()).cloned(),
         Some(Current::Reservation(Reservation::Reserved(0)))
     );
-    let record = Record::from_tags(&aws.tags("slow")).unwrap().unwrap();
+    let record = aws.record("slow").unwrap();
     assert_eq!(record.incident.as_str(), "inc1");
     assert_eq!(record.actions[&2].tier, Tier::KillSwitch);
     assert_eq!(
@@ -262,7 +264,7 @@ fn a_dry_run_changes_nothing() {
 }
 
 #[test]
-fn restore_on_request_ignores_health_and_a_bare_header_is_erased() {
+fn restore_on_request_ignores_health_and_a_record_without_actions_is_closed() {
     let aws = remediated(AlarmState::Alarm, Some(100.0));
     let report = block_on(Guard::new(&aws, Policy::default()).restore_function("slow", later(1)));
     assert!(
@@ -271,12 +273,8 @@ fn restore_on_request_ignores_health_and_a_bare_header_is_erased() {
     );
 
     let bare = remediated(AlarmState::Ok, None);
-    bare.state()
-        .functions
-        .get_mut("slow")
-        .unwrap()
-        .tags
-        .retain(|k, _| !k.starts_with(ACTION_PREFIX));
+    let header = bare.record("slow").unwrap().header();
+    bare.ledger().insert("slow", &header);
     let report = block_on(Guard::new(&bare, Policy::default()).audit(later(5)));
     assert!(
         report.incidents[0].closed && only_owner_tags(&bare),
@@ -309,10 +307,9 @@ fn a_requested_restore_in_a_dry_run_changes_nothing() {
 fn a_record_dated_in_the_future_is_reported_as_tampering_and_not_obeyed() {
     // Issue 9: a record opened "in the future" never left its grace period and held forever.
     let aws = remediated(AlarmState::Ok, Some(12.0));
-    aws.state().functions.get_mut("slow").unwrap().tags.insert(
-        cguard_core::record::TAG_OPENED.into(),
-        "2099-01-01T00:00:00Z".into(),
-    );
+    let mut record = aws.record("slow").unwrap();
+    record.opened_at = "2099-01-01T00:00:00Z".parse().unwrap();
+    aws.ledger().insert("slow", &record);
     let before = (aws.live(), aws.tags("slow"));
     let report = block_on(Guard::new(&aws, Policy::default()).audit(later(60)));
     assert!(report.incidents.is_empty(), "{report}");
@@ -333,8 +330,10 @@ fn one_pass_examines_a_bounded_number_of_records_oldest_first() {
             t0() - Duration::minutes(i as i64),
             None,
         );
+        let name = format!("f{i:02}");
         account = account
-            .with_function(FakeFunction::new(&format!("f{i:02}")).tags(record.header_tags()));
+            .with_function(FakeFunction::new(&name))
+            .with_record(&name, &record);
     }
     let report = block_on(Guard::new(&account, Policy::default()).audit(later(60)));
     assert_eq!(report.incidents.len(), MAX_RECORDS_PER_PASS);

@@ -221,13 +221,26 @@ fn remediation_case(
     let after = aws.live();
     // (a)
     report_matches_state(&what, &report.actions, &before, &after);
-    assert!(report.failed(), "{what}: a failure must show: {report}");
-    assert!(
-        report.actions.iter().any(
-            |a| matches!(&a.status, Status::Failed(f) if f.failure().is_some_and(|e| e.kind == kind))
-        ),
-        "{what}: the failed action names the error: {report}"
-    );
+    if failed.as_deref().is_some_and(|c| c.starts_with("point ")) {
+        // The pointer tag is for people and written after every change: its loss is a note,
+        // and the remediation itself succeeded.
+        assert!(!report.failed(), "{what}: {report}");
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("pointer for people")),
+            "{what}: the note says the pointer is missing: {report}"
+        );
+    } else {
+        assert!(report.failed(), "{what}: a failure must show: {report}");
+        assert!(
+            report.actions.iter().any(
+                |a| matches!(&a.status, Status::Failed(f) if f.failure().is_some_and(|e| e.kind == kind))
+            ),
+            "{what}: the failed action names the error: {report}"
+        );
+    }
     // (b), and the record holds exactly what was applied.
     no_violations(&what, &aws);
     let recorded: Vec<Change> = aws
@@ -289,7 +302,10 @@ fn remediation_case(
 fn remediation_matrix() -> (usize, Vec<String>) {
     let (_, clean, n) = clean_remediation();
     let targets = targets(&clean);
-    assert_eq!(n, 6, "a write and an apply per action");
+    assert_eq!(
+        n, 7,
+        "a record and an apply per action, then the pointer tag"
+    );
     let mut cases = 0;
     let mut incomplete = Vec::new();
     for k in 0..n {
@@ -321,7 +337,7 @@ fn every_remediation_call_failing_is_reported_exactly_and_restorable() {
         "remediation: {cases} fault cases, {} where a re-run left work undone",
         incomplete.len()
     );
-    assert_eq!(cases, 24);
+    assert_eq!(cases, 7 * KINDS.len(), "7 calls, 4 kinds of failure each");
 }
 
 #[test]
@@ -359,7 +375,7 @@ fn restore_matches_state(
             Status::Applied => {
                 settled.insert(step.index);
             }
-            Status::Failed(Fault::RecordNotErased { skipped: None, .. }) => {
+            Status::Failed(Fault::NotSettled { skipped: None, .. }) => {
                 erase_failed.insert(step.index);
             }
             Status::Failed(Fault::NotRestored(_) | Fault::Unread(_)) => {}
@@ -444,8 +460,9 @@ fn escalated() -> FakeAccount {
 #[test]
 fn every_restore_call_failing_leaves_an_exact_record_and_a_second_restore_finishes() {
     let cases = restore_matrix("restore", remediated);
-    // 3 reads to verify, then per action a read, an undo and an erase, then the header.
-    assert_eq!(cases, 13 * KINDS.len());
+    // 3 reads to verify, then per action a read, an undo and a settle, then the pointer tag
+    // and the close.
+    assert_eq!(cases, 14 * KINDS.len());
 }
 
 #[test]
@@ -453,7 +470,7 @@ fn restoring_after_an_escalation_survives_every_fault() {
     // Two actions on the function (cap, then kill switch): undone newest first; the cap is
     // checked against what undoing the kill switch left, so it needs no read of its own.
     let cases = restore_matrix("restore after escalation", escalated);
-    assert_eq!(cases, 15 * KINDS.len());
+    assert_eq!(cases, 16 * KINDS.len());
 }
 
 // ---------------------------------------------------------------------------- escalation path
@@ -476,7 +493,10 @@ fn every_escalation_call_failing_is_reported_exactly_and_a_rerun_completes_it() 
         "{report}"
     );
     assert_eq!(changes_of(&entry.escalation, applied).len(), 1, "{report}");
-    assert_eq!(n, 5, "three reads to verify, a write, an apply");
+    assert_eq!(
+        n, 6,
+        "three reads to verify, a record, an apply, the pointer tag"
+    );
 
     let mut cases = 0;
     for k in 0..n {
@@ -572,7 +592,8 @@ fn a_rerun_completes_a_change_whose_failed_apply_could_not_be_taken_back() {
     let (_, clean, _) = clean_remediation();
     let targets = targets(&clean);
     let aws = account();
-    // Calls: write #0, apply #1, write #2, apply #3, write #4, apply #5 (the cap), erase #6.
+    // Calls: record #0, apply #1, record #2, apply #3, record #4, apply #5 (the cap),
+    // withdraw #6.
     aws.fail_calls(&[(5, ErrorKind::Unavailable), (6, ErrorKind::Throttled)]);
     let report = remediate(&aws);
     aws.disarm();
@@ -585,7 +606,9 @@ fn a_rerun_completes_a_change_whose_failed_apply_could_not_be_taken_back() {
         Current::Reservation(Reservation::Unreserved)
     );
     no_violations("double fault", &aws);
-    let rerun = remediate(&aws);
+    // Lambda's retry comes minutes later, past the record's lease: nobody else is making it.
+    let later = now() + Duration::seconds(cguard_core::record::RECORD_LEASE_SECONDS);
+    let rerun = block_on(Guard::new(&aws, Policy::default()).remediate(&request(), later));
     no_violations("double fault, re-run", &aws);
     assert_eq!(
         aws.value(&function()),

@@ -1,8 +1,9 @@
 //! The one in-memory account every test suite uses: it implements every port of
 //! `cguard-engine`, is built with a builder, injects faults, and checks the guard's central
-//! promise itself — whenever `apply` changes a resource, some function's tags at that moment
-//! hold a record with that change (or, for a restore, the change it undoes). A breach is kept
-//! in [`FakeAccount::violations`] for the test to check.
+//! promise itself — whenever `apply` changes a resource, the ledger at that moment holds a
+//! record with that change (or, for a restore, the change it undoes). A breach is kept in
+//! [`FakeAccount::violations`] for the test to check. The ledger is the engine's
+//! [`MemoryLedger`], behind the same fault injection as every other port.
 //!
 //! The state is plain data ([`State`]) behind one lock, so that a simulation can grow from it
 //! (a clock and load move the same state) rather than being written a second time.
@@ -20,7 +21,8 @@ use cguard_core::model::{ApiTarget, Current, Reservation, ResourceKey};
 use cguard_core::observation::FunctionUsage;
 use cguard_core::posture::{AlarmInfo, ApiStage, QueueMapping};
 use cguard_core::ranking::TopPeaks;
-use cguard_core::record::Record;
+use cguard_core::record::{ClosedRecord, Record};
+use cguard_engine::memory::MemoryLedger;
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
@@ -130,12 +132,16 @@ pub struct State {
     pub failed: Option<String>,
     /// Changes made without their record.
     pub violations: Vec<String>,
+    /// Every read and write of the change path yields once before it runs, so that guards
+    /// polled together interleave call by call, as separate processes do.
+    pub interleave: bool,
 }
 
 /// The in-memory account. Cheap to build; every port method takes the one lock briefly.
 #[derive(Debug)]
 pub struct FakeAccount {
     state: Mutex<State>,
+    ledger: MemoryLedger,
 }
 
 impl FakeAccount {
@@ -146,6 +152,7 @@ impl FakeAccount {
                 limit: 1000,
                 ..Default::default()
             }),
+            ledger: MemoryLedger::default(),
         }
     }
 
@@ -216,6 +223,19 @@ impl FakeAccount {
         self
     }
 
+    /// Guards run together on this account interleave at every call (see [`State::interleave`]).
+    pub fn interleaved(self) -> Self {
+        self.state().interleave = true;
+        self
+    }
+
+    /// Yields once to the other futures polled with this one, when interleaving.
+    pub(crate) async fn turn(&self) {
+        if self.state().interleave {
+            YieldOnce(false).await;
+        }
+    }
+
     pub fn with_alarm_state(self, state: Option<AlarmState>) -> Self {
         self.state().alarm = state;
         self
@@ -252,9 +272,25 @@ impl FakeAccount {
         self.state().functions[function].tags.clone()
     }
 
-    /// The function's record, which must stay readable whatever failed.
+    /// The function's open record in the ledger.
     pub fn record(&self, function: &str) -> Option<Record> {
-        Record::from_tags(&self.tags(function)).expect("the record stays readable")
+        self.ledger.open(function)
+    }
+
+    /// The ledger's closed records, oldest first.
+    pub fn history(&self) -> Vec<ClosedRecord> {
+        self.ledger.closed()
+    }
+
+    /// The ledger itself, to seed or inspect between two calls of the guard.
+    pub fn ledger(&self) -> &MemoryLedger {
+        &self.ledger
+    }
+
+    /// Puts `record` in the ledger for `function`, as if the guard had written it.
+    pub fn with_record(self, function: &str, record: &Record) -> Self {
+        self.ledger.insert(function, record);
+        self
     }
 
     pub fn violations(&self) -> Vec<String> {
@@ -338,5 +374,24 @@ impl State {
                     format!("no such function {arn}"),
                 )
             })
+    }
+}
+
+/// Pending once (waking itself), then ready: lets every other future in a `join` take a step.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }

@@ -1,17 +1,16 @@
 //! Every port of `cguard-engine`, answered from [`State`](crate::State).
 
-use std::collections::BTreeMap;
-
 use cguard_core::confirm::AlarmEvidence;
 use cguard_core::error::{ErrorKind, PortError, PortResult};
 use cguard_core::intake::AlarmState;
+use cguard_core::intake::IncidentId;
 use cguard_core::model::ResourceKey;
 use cguard_core::model::{AccountFacts, Change, Current, Driver, FunctionFacts, Reservation};
 use cguard_core::observation::{FunctionUsage, Peaks, Window};
 use cguard_core::posture::{AlarmInfo, ApiStage, QueueMapping};
 use cguard_core::ranking::TopPeaks;
-use cguard_core::record::{OpenRecord, Record, TAG_INCIDENT};
-use cguard_engine::ports::{Actuator, Inventory, Ledger, Metrics, Posture};
+use cguard_core::record::{Claim, ClosedRecord, OpenRecord, Record, RecordedAction, TAG_INCIDENT};
+use cguard_engine::ports::{Actuator, Inventory, Ledger, Metrics, Pointers, Posture};
 use chrono::{DateTime, Utc};
 
 use crate::{FakeAccount, FakeFunction, State};
@@ -70,6 +69,7 @@ impl Inventory for FakeAccount {
 
     /// By name or by ARN, as `GetFunction` answers.
     async fn function(&self, name: &str) -> PortResult<Option<FunctionFacts>> {
+        self.turn().await;
         let s = self.read();
         let found = s
             .functions
@@ -112,6 +112,7 @@ fn facts(s: &State, f: &FakeFunction) -> FunctionFacts {
 
 impl Actuator for FakeAccount {
     async fn apply(&self, change: &Change) -> PortResult<()> {
+        self.turn().await;
         let mut s = self.state();
         s.call(format!("apply {}", change.describe()))?;
         let key = change.resource();
@@ -121,14 +122,12 @@ impl Actuator for FakeAccount {
         if !s.live.contains_key(&key) {
             return Err(PortError::new("apply", ErrorKind::NotFound, "gone"));
         }
-        // No change without its record: some function's record must hold it now.
-        let recorded = s.functions.values().any(|f| {
-            Record::from_tags(&f.tags).ok().flatten().is_some_and(|r| {
-                r.actions
-                    .values()
-                    .any(|a| a.change == *change || a.change.inverse() == *change)
-            })
-        });
+        // No change without its record: the ledger must hold it now.
+        let recorded = self
+            .ledger
+            .pending()
+            .iter()
+            .any(|a| a.change == *change || a.change.inverse() == *change);
         if !recorded {
             let violation = format!("changed without a record: {}", change.describe());
             s.violations.push(violation);
@@ -138,6 +137,7 @@ impl Actuator for FakeAccount {
     }
 
     async fn current(&self, change: &Change) -> PortResult<Current> {
+        self.turn().await;
         let mut s = self.state();
         s.call(format!("current {:?}", change.resource()))?;
         s.live
@@ -147,34 +147,92 @@ impl Actuator for FakeAccount {
     }
 }
 
+/// The engine's own in-memory ledger, each call first counted (and failed when armed) like
+/// every other call.
 impl Ledger for FakeAccount {
-    async fn write(&self, arn: &str, tags: &BTreeMap<String, String>) -> PortResult<()> {
-        let mut s = self.state();
-        s.call(format!("write {:?}", tags.keys().collect::<Vec<_>>()))?;
-        s.by_arn(arn)?.tags.extend(tags.clone());
-        Ok(())
-    }
-
-    async fn erase(&self, arn: &str, keys: &[String]) -> PortResult<()> {
-        let mut s = self.state();
-        s.call(format!("erase {keys:?}"))?;
-        let function = s.by_arn(arn)?;
-        for k in keys {
-            function.tags.remove(k);
-        }
-        Ok(())
+    async fn open_record(&self, function: &str) -> PortResult<Option<Record>> {
+        self.turn().await;
+        drop(self.read());
+        self.ledger.open_record(function).await
     }
 
     async fn open_records(&self) -> PortResult<Vec<OpenRecord>> {
+        drop(self.read());
+        self.ledger.open_records().await
+    }
+
+    async fn record(
+        &self,
+        function: &str,
+        header: &Record,
+        action: &RecordedAction,
+    ) -> PortResult<Claim> {
+        self.turn().await;
+        self.state()
+            .call(format!("record {function} {}", action.change.describe()))?;
+        self.ledger.record(function, header, action).await
+    }
+
+    async fn withdraw(&self, function: &str, action: &RecordedAction) -> PortResult<()> {
+        self.state()
+            .call(format!("withdraw {function} {}", action.change.describe()))?;
+        self.ledger.withdraw(function, action).await
+    }
+
+    async fn settle(
+        &self,
+        function: &str,
+        action: &RecordedAction,
+        outcome: &str,
+    ) -> PortResult<()> {
+        self.state()
+            .call(format!("settle {function} {}", action.change.describe()))?;
+        self.ledger.settle(function, action, outcome).await
+    }
+
+    async fn close(
+        &self,
+        function: &str,
+        incident: &IncidentId,
+        closed_at: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> PortResult<()> {
+        self.state().call(format!("close {function}"))?;
+        self.ledger
+            .close(function, incident, closed_at, expires)
+            .await
+    }
+
+    async fn history(&self, since: DateTime<Utc>) -> PortResult<Vec<ClosedRecord>> {
+        drop(self.read());
+        self.ledger.history(since).await
+    }
+}
+
+/// The pointer is a tag like any other: written, removed, listed.
+impl Pointers for FakeAccount {
+    async fn point(&self, arn: &str, incident: &IncidentId) -> PortResult<()> {
+        let mut s = self.state();
+        s.call(format!("point {incident}"))?;
+        s.by_arn(arn)?
+            .tags
+            .insert(TAG_INCIDENT.to_owned(), incident.to_string());
+        Ok(())
+    }
+
+    async fn unpoint(&self, arn: &str) -> PortResult<()> {
+        let mut s = self.state();
+        s.call("unpoint".to_owned())?;
+        s.by_arn(arn)?.tags.remove(TAG_INCIDENT);
+        Ok(())
+    }
+
+    async fn pointers(&self) -> PortResult<Vec<(String, String)>> {
         Ok(self
             .read()
             .functions
             .values()
-            .filter(|f| f.tags.contains_key(TAG_INCIDENT))
-            .map(|f| OpenRecord {
-                function: f.name.clone(),
-                opened: Record::opened(&f.tags),
-            })
+            .filter_map(|f| Some((f.name.clone(), f.tags.get(TAG_INCIDENT)?.clone())))
             .collect())
     }
 }

@@ -13,7 +13,7 @@ use super::{
 use crate::error::Failure;
 use crate::intake::{AlarmState, IncidentId};
 use crate::model::{Action, Change, Status, Tier};
-use crate::record::RecordError;
+use crate::record::TAG_INCIDENT;
 
 /// One recorded action and what it found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,19 +96,28 @@ impl IncidentAudit {
 pub enum AuditError {
     /// The pass examined nothing.
     ListRecords(Failure),
+    /// The pointer tags could not be listed: tampering could not be looked for this pass.
+    ListPointers(Failure),
     /// An operator asked to restore a function that does not exist.
     NoSuchFunction,
     ReadFunction(Failure),
-    /// The function is left alone until a person fixes its tags.
-    UnreadableRecord(RecordError),
+    /// The ledger could not be read for this function: nothing was concluded.
+    ReadRecord(Failure),
     /// The decision is to hold.
     ReadHealth(Failure),
-    /// Every action is settled; the header stays for the next pass.
-    EraseHeader(Failure),
-    /// A record dated in the future: tampering, reported and not obeyed.
+    /// Every action is settled; the record stays open for the next pass to close.
+    CloseRecord(Failure),
+    /// A record dated in the future: tampering or a wrong clock, reported and not obeyed.
     FutureRecord {
         function: String,
         opened: DateTime<Utc>,
+    },
+    /// A function's pointer tag disagrees with the ledger: someone wrote or copied it.
+    /// Reported; tags are never obeyed.
+    Tampered {
+        function: String,
+        pointer: String,
+        ledger: Option<IncidentId>,
     },
 }
 
@@ -321,22 +330,38 @@ impl fmt::Display for AuditError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ListRecords(e) => write!(f, "could not list the open records: {e}"),
+            Self::ListPointers(e) => write!(
+                f,
+                "could not list the functions' {TAG_INCIDENT} tags to look for tampering: {e}"
+            ),
             Self::NoSuchFunction => f.write_str("no such function: nothing restored"),
             Self::ReadFunction(e) => write!(f, "could not read the function: {e}"),
-            Self::UnreadableRecord(e) => write!(
-                f,
-                "{e}: not touching a function whose record cannot be read; fix or remove its concurrency-guard:* tags by hand"
-            ),
+            Self::ReadRecord(e) => write!(f, "could not read the ledger: {e}"),
             Self::ReadHealth(e) => write!(f, "could not read health: {e}"),
-            Self::EraseHeader(e) => write!(
+            Self::CloseRecord(e) => write!(
                 f,
-                "every action is settled but the record header could not be erased ({e}); the next pass erases it"
+                "every action is settled but the record could not be closed ({e}); the next pass closes it"
             ),
             Self::FutureRecord { function, opened } => write!(
                 f,
-                "{function}: its record says it opened at {opened}, in the future: tampering; \
-                 not obeyed, its concurrency-guard:* tags need a person"
+                "{function}: its ledger record says it opened at {opened}, in the future: \
+                 tampering or a wrong clock; not obeyed, a person must look"
             ),
+            Self::Tampered {
+                function,
+                pointer,
+                ledger,
+            } => {
+                write!(
+                    f,
+                    "{function}: its tag {TAG_INCIDENT}={pointer} but the ledger "
+                )?;
+                match ledger {
+                    Some(incident) => write!(f, "records incident {incident}")?,
+                    None => f.write_str("has no open record for it")?,
+                }
+                f.write_str(": tampering reported; tags are never obeyed")
+            }
         }
     }
 }

@@ -44,6 +44,7 @@ mod tests {
 
     fn record(f: &str, minutes_ago: Option<i64>, now: DateTime<Utc>) -> OpenRecord {
         OpenRecord {
+            incident: None,
             function: f.into(),
             opened: minutes_ago.map(|m| now - Duration::minutes(m)),
         }

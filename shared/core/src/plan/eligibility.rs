@@ -1,11 +1,12 @@
 //! Who may be touched: an offender is left alone when it is one of the guard's own functions,
-//! protected by tag or by list, carries a record the guard cannot read or another incident's
-//! record, or is already capped by someone else.
+//! protected by tag or by list, has another incident's record open in the ledger, or is
+//! already capped by someone else.
 
 use super::PlanInput;
 use super::reasons::Skip;
+use crate::intake::IncidentId;
 use crate::model::{FunctionFacts, Reservation, TAG_PROTECTED, Tier};
-use crate::record::Record;
+use crate::record::{Record, RecordedAction};
 
 /// An offender the planner may act on, with this incident's record if it was delivered before.
 #[derive(Debug)]
@@ -26,15 +27,14 @@ pub(super) fn eligible<'a>(input: &PlanInput<'a>, name: &str) -> Result<Eligible
     if policy.protected_functions.contains(name) {
         return Err(Skip::ProtectedByList);
     }
-    let record = match Record::from_tags(&facts.tags) {
-        Err(e) => return Err(Skip::UnreadableRecord(e)),
-        Ok(Some(r)) if &r.incident != input.incident => {
+    let record = match input.records.get(name) {
+        Some(r) if &r.incident != input.incident => {
             return Err(Skip::OtherIncident {
-                incident: r.incident,
+                incident: r.incident.clone(),
                 since: r.opened_at,
             });
         }
-        Ok(r) => r,
+        r => r.cloned(),
     };
     // Capped by someone else: nothing to do. Capped by this very incident (a redelivery after a
     // partial failure): go on and complete what it did not. The kill switch goes below any cap.
@@ -47,4 +47,19 @@ pub(super) fn eligible<'a>(input: &PlanInput<'a>, name: &str) -> Result<Eligible
         return Err(Skip::AlreadyCapped { reserved, target });
     }
     Ok(Eligible { facts, record })
+}
+
+/// Why the ledger refused to record `action` ([`Claim::Taken`](crate::record::Claim)): the
+/// record belongs to another incident, or another process recorded this change first.
+pub fn taken(record: &Record, incident: &IncidentId, action: &RecordedAction) -> Skip {
+    if &record.incident != incident {
+        return Skip::OtherIncident {
+            incident: record.incident.clone(),
+            since: record.opened_at,
+        };
+    }
+    let at = record
+        .find(&action.change.resource())
+        .map_or(record.opened_at, |(_, a)| a.at);
+    Skip::Recorded { at }
 }

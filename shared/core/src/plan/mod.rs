@@ -25,6 +25,7 @@ use crate::intake::IncidentId;
 use crate::model::{AccountFacts, Action, Change, FunctionFacts, ResourceKey, Status, Tier};
 use crate::record::Record;
 
+pub use eligibility::taken;
 pub use reasons::{Figures, Skip, Why};
 pub use sizing::{Floor, NoEmergency, emergency};
 
@@ -52,6 +53,8 @@ pub struct PlanInput<'a> {
     pub attribution: &'a Attribution,
     /// By function name; an offender missing here was not found.
     pub facts: &'a BTreeMap<String, FunctionFacts>,
+    /// The offenders' open records in the guard's ledger, by function name.
+    pub records: &'a BTreeMap<String, Record>,
     pub account: AccountFacts,
     pub policy: &'a Policy,
     /// `None` for the remediator's first response (tiers 1 and 2); the auditor asks for exactly

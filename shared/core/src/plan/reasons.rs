@@ -11,7 +11,6 @@ use super::sizing::{Floor, Lowered, NoEmergency};
 use crate::attribution::Ranked;
 use crate::intake::IncidentId;
 use crate::model::{Current, TAG_KILL_SWITCH, TAG_PROTECTED, Throttle};
-use crate::record::RecordError;
 
 /// Why an offender, a planned action or a restore step is skipped.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +20,6 @@ pub enum Skip {
     GuardFunction,
     ProtectedByTag,
     ProtectedByList,
-    UnreadableRecord(RecordError),
     /// Another incident's record is on the function; the auditor owns it.
     OtherIncident {
         incident: IncidentId,
@@ -57,6 +55,8 @@ pub enum Skip {
 
     // One restore step is not taken.
     NeverApplied,
+    /// A recorded reservation that names another function than the record's: never restored.
+    OtherFunction(String),
     /// A person changed the value since; theirs wins.
     PersonsValue(Current),
     Gone,
@@ -120,12 +120,6 @@ impl fmt::Display for Skip {
             Self::GuardFunction => f.write_str("one of the guard's own functions"),
             Self::ProtectedByTag => write!(f, "protected by tag {TAG_PROTECTED}=true"),
             Self::ProtectedByList => f.write_str("protected by CGUARD_PROTECTED_FUNCTIONS"),
-            Self::UnreadableRecord(e) => {
-                write!(
-                    f,
-                    "{e}; not touching a function whose record cannot be read"
-                )
-            }
             Self::OtherIncident { incident, since } => write!(
                 f,
                 "already under remediation by incident {incident} since {since}; \
@@ -166,6 +160,10 @@ impl fmt::Display for Skip {
                 "action budget exhausted (CGUARD_MAX_ACTIONS={max_actions})"
             ),
             Self::NeverApplied => f.write_str("never applied: it already holds its previous value"),
+            Self::OtherFunction(name) => write!(
+                f,
+                "names another function ({name}) than the record's: never restored by the guard"
+            ),
             Self::PersonsValue(current) => write!(f, "left the person's value: {current}"),
             Self::Gone => f.write_str("the resource no longer exists"),
         }
@@ -338,11 +336,6 @@ mod tests {
             (
                 Skip::ProtectedByList,
                 "protected by CGUARD_PROTECTED_FUNCTIONS",
-            ),
-            (
-                Skip::UnreadableRecord(RecordError::TooLarge),
-                "a record of this change would need more than 4 tags; not touching a function \
-                 whose record cannot be read",
             ),
             (
                 Skip::OtherIncident {

@@ -51,6 +51,7 @@ struct Case {
     policy: Policy,
     account_peak: Option<f64>,
     escalate_to: Option<Tier>,
+    records: BTreeMap<String, Record>,
 }
 
 impl Case {
@@ -65,6 +66,7 @@ impl Case {
             policy: Policy::default(),
             account_peak: Some(980.0),
             escalate_to: None,
+            records: BTreeMap::new(),
         }
     }
 
@@ -84,6 +86,7 @@ impl Case {
             incident: &IncidentId::from_recorded("inc1"),
             attribution: &attribution,
             facts: &facts,
+            records: &self.records,
             account: self.account,
             policy: &self.policy,
             escalate_to: self.escalate_to,
@@ -444,10 +447,9 @@ fn a_redelivered_incident_plans_only_what_is_missing() {
             at: Utc::now(),
         },
     );
-    f.tags = record.header_tags();
-    f.tags
-        .extend(Record::action_tags(0, &record.actions[&0]).unwrap());
-    let p = Case::new(ranked("slow", 600.0, 20.0, 30_000.0), f.clone()).plan();
+    let mut case = Case::new(ranked("slow", 600.0, 20.0, 30_000.0), f.clone());
+    case.records.insert("slow".into(), record.clone());
+    let p = case.plan();
     assert_eq!(
         planned(&p).len(),
         1,
@@ -464,10 +466,11 @@ fn a_redelivered_incident_plans_only_what_is_missing() {
     );
 
     record.incident = IncidentId::from_recorded("other");
-    f.tags = record.header_tags();
-    let p = Case::new(ranked("slow", 600.0, 20.0, 30_000.0), f.clone()).plan();
+    let opened = record.opened_at;
+    let mut case = Case::new(ranked("slow", 600.0, 20.0, 30_000.0), f.clone());
+    case.records.insert("slow".into(), record);
+    let p = case.plan();
     assert!(p.actions.is_empty());
-    let opened = Record::from_tags(&f.tags).unwrap().unwrap().opened_at;
     assert_eq!(
         p.skipped[0].reason,
         Skip::OtherIncident {
