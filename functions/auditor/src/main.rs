@@ -1,6 +1,10 @@
 //! The auditor Lambda: wiring only. Settings and clients are built once, before the first
 //! event; no network call happens until the schedule fires.
 
+// The audit pass's future (ledger, pointers, escalation through the remediator's planner, all
+// over the SDK's futures) is deeper than rustc's default layout query limit of 128.
+#![recursion_limit = "256"]
+
 mod handler;
 
 use cguard_core::config::Settings;

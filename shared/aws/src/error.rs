@@ -49,7 +49,8 @@ fn kind_of(code: &str, status: u16) -> ErrorKind {
         | "ThrottledException"
         | "TooManyRequestsException"
         | "RequestLimitExceeded"
-        | "LimitExceededException" => ErrorKind::Throttled,
+        | "LimitExceededException"
+        | "ProvisionedThroughputExceededException" => ErrorKind::Throttled,
         "AccessDeniedException"
         | "AccessDenied"
         | "UnauthorizedException"
@@ -61,8 +62,13 @@ fn kind_of(code: &str, status: u16) -> ErrorKind {
         | "BadRequestException"
         | "ValidationException"
         | "InvalidParameterValue" => ErrorKind::Rejected,
-        // "An update is in progress": the same request succeeds a little later.
-        "ResourceConflictException" | "ConflictException" => ErrorKind::Unavailable,
+        // "An update is in progress", another transaction on the same item: the same request
+        // succeeds a little later.
+        "ResourceConflictException" | "ConflictException" | "TransactionConflictException" => {
+            ErrorKind::Unavailable
+        }
+        // A DynamoDB condition did not hold: the item changed since it was read.
+        "ConditionalCheckFailedException" => ErrorKind::Conflict,
         _ => match status {
             429 => ErrorKind::Throttled,
             401 | 403 => ErrorKind::Denied,
@@ -70,6 +76,26 @@ fn kind_of(code: &str, status: u16) -> ErrorKind {
             400..=499 => ErrorKind::Rejected,
             _ => ErrorKind::Unavailable,
         },
+    }
+}
+
+/// What a cancelled DynamoDB transaction means, from its cancellation reasons (one per item,
+/// `None` where that item was fine): a failed condition is a [`Conflict`](ErrorKind::Conflict)
+/// — the item changed — whatever else went wrong; otherwise the first reason decides.
+pub fn cancellation_kind<'a>(codes: impl IntoIterator<Item = Option<&'a str>>) -> ErrorKind {
+    let codes: Vec<&str> = codes
+        .into_iter()
+        .flatten()
+        .filter(|c| *c != "None")
+        .collect();
+    if codes.contains(&"ConditionalCheckFailed") {
+        return ErrorKind::Conflict;
+    }
+    match codes.first() {
+        Some(&"ThrottlingError" | &"ProvisionedThroughputExceeded") => ErrorKind::Throttled,
+        Some(&"ValidationError" | &"ItemCollectionSizeLimitExceeded") => ErrorKind::Rejected,
+        // TransactionConflict (another transaction on the item), or no reason given.
+        _ => ErrorKind::Unavailable,
     }
 }
 
@@ -86,5 +112,29 @@ mod tests {
         );
         assert_eq!(kind_of("", 404), ErrorKind::NotFound);
         assert_eq!(kind_of("ServiceException", 500), ErrorKind::Unavailable);
+        assert_eq!(
+            kind_of("ConditionalCheckFailedException", 400),
+            ErrorKind::Conflict
+        );
+    }
+
+    #[test]
+    fn a_failed_condition_anywhere_makes_a_cancelled_transaction_a_conflict() {
+        let kind = |codes: &[Option<&'static str>]| cancellation_kind(codes.iter().copied());
+        assert_eq!(
+            kind(&[Some("None"), Some("ConditionalCheckFailed")]),
+            ErrorKind::Conflict
+        );
+        assert_eq!(
+            kind(&[Some("TransactionConflict"), Some("ConditionalCheckFailed")]),
+            ErrorKind::Conflict
+        );
+        assert_eq!(
+            kind(&[Some("None"), Some("TransactionConflict")]),
+            ErrorKind::Unavailable
+        );
+        assert_eq!(kind(&[Some("ThrottlingError"), None]), ErrorKind::Throttled);
+        assert_eq!(kind(&[Some("ValidationError")]), ErrorKind::Rejected);
+        assert_eq!(kind(&[]), ErrorKind::Unavailable);
     }
 }

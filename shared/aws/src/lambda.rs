@@ -1,15 +1,16 @@
 //! Lambda: account settings, function facts (tags, reservation, resource policy, event source
-//! mappings), reservations, SQS maximum concurrency, and records as tags.
+//! mappings), reservations, SQS maximum concurrency, and the incident pointer tag (for people:
+//! the records are in the ledger).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use aws_sdk_lambda::types::ScalingConfig;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use cguard_core::drivers;
-use cguard_core::intake::canonical_function_name;
+use cguard_core::intake::{IncidentId, canonical_function_name};
 use cguard_core::model::{AccountFacts, Driver, FunctionFacts, Reservation};
-use cguard_core::record::{OpenRecord, Record, TAG_INCIDENT};
-use cguard_engine::ports::{ErrorKind, Inventory, Ledger, PortError, PortResult};
+use cguard_core::record::TAG_INCIDENT;
+use cguard_engine::ports::{ErrorKind, Inventory, Pointers, PortError, PortResult};
 
 use crate::Aws;
 use crate::error::classify;
@@ -208,32 +209,31 @@ impl Inventory for Aws {
     }
 }
 
-impl Ledger for Aws {
-    async fn write(&self, function_arn: &str, tags: &BTreeMap<String, String>) -> PortResult<()> {
-        let tags: HashMap<String, String> = tags.clone().into_iter().collect();
+impl Pointers for Aws {
+    async fn point(&self, function_arn: &str, incident: &IncidentId) -> PortResult<()> {
         self.lambda
             .tag_resource()
             .resource(function_arn)
-            .set_tags(Some(tags))
+            .tags(TAG_INCIDENT, incident.as_str())
             .send()
             .await
             .map(drop)
             .map_err(|e| classify("lambda:TagResource", e))
     }
 
-    async fn erase(&self, function_arn: &str, keys: &[String]) -> PortResult<()> {
+    async fn unpoint(&self, function_arn: &str) -> PortResult<()> {
         self.lambda
             .untag_resource()
             .resource(function_arn)
-            .set_tag_keys(Some(keys.to_vec()))
+            .tag_keys(TAG_INCIDENT)
             .send()
             .await
             .map(drop)
             .map_err(|e| classify("lambda:UntagResource", e))
     }
 
-    async fn open_records(&self) -> PortResult<Vec<OpenRecord>> {
-        // One paginated call finds every recorded function, however many functions exist.
+    async fn pointers(&self) -> PortResult<Vec<(String, String)>> {
+        // One paginated call finds every tagged function, however many functions exist.
         let pages: Vec<_> = self
             .tagging
             .get_resources()
@@ -244,22 +244,17 @@ impl Ledger for Aws {
             .try_collect()
             .await
             .map_err(|e| classify("tag:GetResources", e))?;
-        let mut records: Vec<OpenRecord> = pages
+        let mut pointers: Vec<(String, String)> = pages
             .iter()
             .flat_map(|p| p.resource_tag_mapping_list())
             .filter_map(|m| {
                 let function = canonical_function_name(m.resource_arn()?)?;
-                let tags: BTreeMap<String, String> = m
-                    .tags()
-                    .iter()
-                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                    .collect();
-                let opened = Record::opened(&tags);
-                Some(OpenRecord { function, opened })
+                let incident = m.tags().iter().find(|t| t.key() == TAG_INCIDENT)?;
+                Some((function, incident.value().to_owned()))
             })
             .collect();
-        records.sort_by(|a, b| a.function.cmp(&b.function));
-        records.dedup_by(|a, b| a.function == b.function);
-        Ok(records)
+        pointers.sort();
+        pointers.dedup_by(|a, b| a.0 == b.0);
+        Ok(pointers)
     }
 }

@@ -1,23 +1,25 @@
 //! Concurrency Guard's AWS adapters: the `cguard_engine::ports` implemented with the AWS SDK.
 //!
 //! One [`Aws`] value holds the clients (built once, at start-up, by [`connect`]) and implements
-//! every port. Each module covers one service; [`error`] sorts SDK failures by what the caller
-//! does next.
+//! every port. Each module covers one service; the ledger is the guard's own DynamoDB table
+//! (created by [`Aws::init_ledger`]); [`error`] sorts SDK failures by what the caller does next.
 
 mod alarms;
 mod apigateway;
 mod cloudwatch;
 pub mod error;
 mod lambda;
+mod ledger;
 pub mod notify;
 mod posture;
 
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use cguard_core::config::Settings;
+use cguard_core::config::{DEFAULT_LEDGER_TABLE, Settings};
 use cguard_core::model::{Change, Current};
 use cguard_engine::ports::{Actuator, PortResult};
 
+pub use crate::ledger::{LedgerInit, LedgerTable};
 use crate::notify::ReportTopic;
 
 /// How many AWS reads run at once (GetMetricData batches, per-offender reads).
@@ -31,9 +33,10 @@ pub struct Clients {
     pub apigatewayv2: aws_sdk_apigatewayv2::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
-/// The adapter: the clients, and whether to rank with Metrics Insights.
+/// The adapter: the clients, the ledger's table, and whether to rank with Metrics Insights.
 #[derive(Debug, Clone)]
 pub struct Aws {
     lambda: aws_sdk_lambda::Client,
@@ -41,6 +44,9 @@ pub struct Aws {
     apigatewayv2: aws_sdk_apigatewayv2::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     tagging: aws_sdk_resourcegroupstagging::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    /// The guard's ledger: a DynamoDB table only the guard's roles write.
+    ledger_table: String,
     /// Rank with one Metrics Insights query before falling back to batched `GetMetricData`.
     metrics_insights: bool,
 }
@@ -51,7 +57,9 @@ pub struct Aws {
 /// first call: nothing is fetched before the first event.
 pub async fn connect(settings: &Settings) -> (Aws, Option<ReportTopic>) {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let aws = Aws::new(&config).with_metrics_insights(settings.metrics_insights);
+    let aws = Aws::new(&config)
+        .with_metrics_insights(settings.metrics_insights)
+        .with_ledger_table(settings.ledger_table.clone());
     let topic = settings
         .report_topic_arn
         .as_ref()
@@ -67,10 +75,12 @@ impl Aws {
             apigatewayv2: aws_sdk_apigatewayv2::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
         })
     }
 
-    /// Clients built elsewhere (smithy mocks in tests), Metrics Insights off.
+    /// Clients built elsewhere (smithy mocks in tests), Metrics Insights off, the ledger in
+    /// [`DEFAULT_LEDGER_TABLE`].
     pub fn from_clients(clients: Clients) -> Self {
         Self {
             lambda: clients.lambda,
@@ -78,6 +88,8 @@ impl Aws {
             apigatewayv2: clients.apigatewayv2,
             cloudwatch: clients.cloudwatch,
             tagging: clients.tagging,
+            dynamodb: clients.dynamodb,
+            ledger_table: DEFAULT_LEDGER_TABLE.to_owned(),
             metrics_insights: false,
         }
     }
@@ -86,6 +98,16 @@ impl Aws {
     pub fn with_metrics_insights(mut self, on: bool) -> Self {
         self.metrics_insights = on;
         self
+    }
+
+    /// The ledger's table (`CGUARD_LEDGER_TABLE`).
+    pub fn with_ledger_table(mut self, table: impl Into<String>) -> Self {
+        self.ledger_table = table.into();
+        self
+    }
+
+    pub fn ledger_table(&self) -> &str {
+        &self.ledger_table
     }
 
     /// Every client with `interceptor` added (e.g. to count calls), otherwise unchanged.
@@ -120,7 +142,14 @@ impl Aws {
                 .build(),
         );
         self.tagging = aws_sdk_resourcegroupstagging::Client::from_conf(
-            self.tagging.config().to_builder().interceptor(i).build(),
+            self.tagging
+                .config()
+                .to_builder()
+                .interceptor(i.clone())
+                .build(),
+        );
+        self.dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            self.dynamodb.config().to_builder().interceptor(i).build(),
         );
         self
     }

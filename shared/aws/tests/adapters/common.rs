@@ -18,6 +18,8 @@ use cguard_aws::{Aws, Clients};
 
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
+/// The ledger's table in every test (not the default: the name must reach each request).
+pub const TABLE: &str = "cguard-test-ledger";
 
 pub fn function_arn(name: &str) -> String {
     format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
@@ -89,6 +91,7 @@ pub struct Rules<'a> {
     pub apigatewayv2: Vec<&'a Rule>,
     pub cloudwatch: Vec<&'a Rule>,
     pub tagging: Vec<&'a Rule>,
+    pub dynamodb: Vec<&'a Rule>,
     /// Defaults to [`standard_retries`].
     pub retry: Option<RetryConfig>,
     pub wire: Option<Wire>,
@@ -125,7 +128,11 @@ pub fn aws(rules: Rules<'_>) -> Aws {
             rules.tagging,
             |c| c.retry_config(retry.clone()).interceptor(wire.clone())
         ),
+        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, rules.dynamodb, |c| c
+            .retry_config(retry.clone())
+            .interceptor(wire.clone())),
     })
+    .with_ledger_table(TABLE)
 }
 
 /// A response as a REST-JSON service (Lambda, API Gateway) sends it: the error type in the
@@ -159,4 +166,24 @@ pub fn aws_json(status: u16, body: &str) -> HttpResponse {
         .headers_mut()
         .insert("content-type", "application/x-amz-json-1.1");
     response
+}
+
+/// A response as DynamoDB (AWS JSON 1.0) sends it: the namespaced `__type` in the body.
+pub fn dynamodb_json(status: u16, body: &str) -> HttpResponse {
+    let mut response = HttpResponse::new(
+        StatusCode::try_from(status).expect("a valid status"),
+        SdkBody::from(body.to_owned()),
+    );
+    response
+        .headers_mut()
+        .insert("content-type", "application/x-amz-json-1.0");
+    response
+}
+
+/// DynamoDB's answer to a write whose condition did not hold.
+pub fn conditional_check_failed() -> HttpResponse {
+    dynamodb_json(
+        400,
+        r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#,
+    )
 }

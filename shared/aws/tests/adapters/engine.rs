@@ -1,45 +1,39 @@
-//! The engine through the mocked adapters: a change is never made without its record, a
-//! failed change has its record taken back, and the record is written before the change.
+//! The engine through the mocked adapters: a change is never made without its record in the
+//! ledger, a change another process recorded first is not made, a failed change has its record
+//! withdrawn, and the record is written before the change.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_apigateway::operation::update_stage::UpdateStageOutput;
-use aws_sdk_cloudwatch::Client as CloudWatch;
-use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
-use aws_sdk_cloudwatch::operation::list_metrics::ListMetricsOutput;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataResult, StatusCode};
+use aws_sdk_dynamodb::Client as Dynamo;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemInput, UpdateItemOutput};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_lambda::Client as Lambda;
-use aws_sdk_lambda::operation::get_account_settings::GetAccountSettingsOutput;
-use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
-use aws_sdk_lambda::operation::get_function_concurrency::GetFunctionConcurrencyOutput;
-use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
 use aws_sdk_lambda::operation::put_function_concurrency::PutFunctionConcurrencyOutput;
 use aws_sdk_lambda::operation::tag_resource::TagResourceOutput;
-use aws_sdk_lambda::operation::untag_resource::UntagResourceOutput;
-use aws_sdk_lambda::operation::update_event_source_mapping::UpdateEventSourceMappingOutput;
-use aws_sdk_lambda::types::{AccountLimit, EventSourceMappingConfiguration, FunctionConfiguration};
 use aws_smithy_mocks::{MockResponse, Rule, mock};
-use aws_smithy_types::DateTime as SmithyTime;
-use cguard_core::config::Policy;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use cguard_core::fault::Fault;
-use cguard_core::intake::{EventSource, IncidentId, Request, Subject};
+use cguard_core::intake::IncidentId;
 use cguard_core::model::{
     Action, ApiKind, ApiTarget, Change, FunctionFacts, Reservation, Status, Throttle, Tier,
 };
-use cguard_core::plan::Plan;
-use cguard_core::plan::{Figures, Why};
-use cguard_core::record::{Record, TAG_INCIDENT};
-use cguard_core::report::Outcome;
-use cguard_engine::Guard;
+use cguard_core::plan::{Figures, Plan, Skip, Why};
+use cguard_core::record::{Record, RecordedAction, TAG_INCIDENT};
+use cguard_engine::ports::ErrorKind;
 use cguard_engine::remediate::carry_out;
 use chrono::{DateTime, Utc};
 
-use crate::common::{ACCOUNT, REGION, Rules, aws, function_arn, rest_json};
+use crate::common::{
+    Rules, aws, conditional_check_failed, dynamodb_json, function_arn, no_retries, rest_json,
+};
+use crate::ledger::{Sent, open_item};
 
 const UNRESERVED_MINIMUM: &str = "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].";
 
-fn now() -> DateTime<Utc> {
+pub fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-23T09:40:27Z")
         .unwrap()
         .with_timezone(&Utc)
@@ -119,32 +113,64 @@ fn plan(actions: Vec<Action>) -> Plan {
 
 /// What the mocked services were asked, in order.
 #[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<String>>>);
+pub struct Log(Arc<Mutex<Vec<String>>>);
 
 impl Log {
-    fn push(&self, s: impl Into<String>) {
+    pub fn push(&self, s: impl Into<String>) {
         self.0.lock().unwrap().push(s.into());
     }
-    fn calls(&self) -> Vec<String> {
+    pub fn calls(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
     }
 }
 
-/// TagResource that succeeds, logging the call and keeping every tag it was given.
-fn tag_ok(log: &Log, written: &Arc<Mutex<BTreeMap<String, String>>>) -> Rule {
-    let (log, written) = (log.clone(), written.clone());
+/// UpdateItem on the ledger that succeeds, logging `record <key>` or `withdraw <key>` and
+/// keeping every request.
+pub fn ledger_ok(log: &Log, sent: &Sent<UpdateItemInput>) -> Rule {
+    let (log, sent) = (log.clone(), sent.clone());
+    mock!(Dynamo::update_item).then_compute_output(move |r| {
+        log.push(ledger_call(r));
+        sent.lock().unwrap().push(r.clone());
+        UpdateItemOutput::builder().build()
+    })
+}
+
+fn ledger_call(r: &UpdateItemInput) -> String {
+    let verb = match r.update_expression() {
+        Some(e) if e.starts_with("SET") => "record",
+        Some(e) if e.starts_with("REMOVE #a ADD") => "withdraw",
+        other => panic!("unexpected ledger write {other:?}"),
+    };
+    let key = &r.expression_attribute_names().unwrap()["#a"];
+    format!("{verb} {key}")
+}
+
+/// The actions recorded by the `record` writes among `sent`.
+pub fn recorded(sent: &Sent<UpdateItemInput>) -> Vec<RecordedAction> {
+    sent.lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.update_expression().unwrap().starts_with("SET"))
+        .map(
+            |r| match &r.expression_attribute_values().unwrap()[":action"] {
+                AttributeValue::S(json) => serde_json::from_str(json).unwrap(),
+                other => panic!("not a string: {other:?}"),
+            },
+        )
+        .collect()
+}
+
+/// TagResource that succeeds, logging the pointer it writes.
+pub fn tag_ok(log: &Log) -> Rule {
+    let log = log.clone();
     mock!(Lambda::tag_resource).then_compute_output(move |r| {
         assert_eq!(r.resource(), Some(function_arn("orders-api").as_str()));
-        log.push("TagResource");
-        written
-            .lock()
-            .unwrap()
-            .extend(r.tags().cloned().unwrap_or_default());
+        log.push(format!("TagResource {}", r.tags().unwrap()[TAG_INCIDENT]));
         TagResourceOutput::builder().build()
     })
 }
 
-fn put_ok(log: &Log) -> Rule {
+pub fn put_ok(log: &Log) -> Rule {
     let log = log.clone();
     mock!(Lambda::put_function_concurrency).then_compute_output(move |r| {
         log.push(format!(
@@ -157,29 +183,40 @@ fn put_ok(log: &Log) -> Rule {
     })
 }
 
-fn untag_ok(log: &Log) -> Rule {
+fn rejected_put(log: &Log) -> Rule {
     let log = log.clone();
-    mock!(Lambda::untag_resource).then_compute_output(move |r| {
-        log.push(format!("UntagResource {}", r.tag_keys().join(",")));
-        UntagResourceOutput::builder().build()
+    mock!(Lambda::put_function_concurrency).then_compute_response(move |_| {
+        log.push("PutFunctionConcurrency (rejected)");
+        MockResponse::Http(rest_json(
+            400,
+            Some("InvalidParameterValueException"),
+            &format!(r#"{{"Type":"User","message":"{UNRESERVED_MINIMUM}"}}"#),
+        ))
     })
 }
 
+fn denied(action: &str) -> HttpResponse {
+    dynamodb_json(
+        400,
+        &format!(
+            r#"{{"__type":"com.amazon.coral.service#AccessDeniedException","Message":"User is not authorized to perform: dynamodb:{action}"}}"#
+        ),
+    )
+}
+
+pub const CAP_KEY: &str = r#"a:2/{"Function":"orders-api"}"#;
+
 #[tokio::test]
 async fn a_change_whose_record_cannot_be_written_is_not_made() {
-    // GIVEN TagResource is denied
+    // GIVEN the ledger write is denied
     let log = Log::default();
-    let tag = mock!(Lambda::tag_resource).then_http_response(|| {
-        rest_json(
-            403,
-            Some("AccessDeniedException"),
-            r#"{"Message":"User is not authorized to perform: lambda:TagResource"}"#,
-        )
-    });
+    let update = mock!(Dynamo::update_item).then_http_response(|| denied("UpdateItem"));
     let put = put_ok(&log);
-    let untag = untag_ok(&log);
+    let tag = tag_ok(&log);
     let aws = aws(Rules {
-        lambda: vec![&tag, &put, &untag],
+        lambda: vec![&put, &tag],
+        dynamodb: vec![&update],
+        retry: Some(no_retries()),
         ..Default::default()
     });
     let mut plan = plan(vec![cap()]);
@@ -187,47 +224,74 @@ async fn a_change_whose_record_cannot_be_written_is_not_made() {
     // WHEN the planned cap is carried out
     carry_out(&aws, &mut plan, &facts(), &header(), now()).await;
 
-    // THEN the reservation was never touched and the action failed saying why
+    // THEN the reservation was never touched, no pointer written, and the action failed
+    // saying why
     assert_eq!(
         put.num_calls(),
         0,
         "no PutFunctionConcurrency without a record"
     );
-    assert_eq!(untag.num_calls(), 0, "nothing to take back");
-    assert_eq!(tag.num_calls(), 1);
+    assert_eq!(tag.num_calls(), 0, "nothing changed, nothing to point at");
+    assert_eq!(update.num_calls(), 1);
     let Status::Failed(Fault::NotRecorded(why)) = &plan.actions[0].status else {
         panic!("expected NotRecorded, got {:?}", plan.actions[0].status)
     };
-    assert_eq!(why.operation, "lambda:TagResource", "{why}");
+    assert_eq!(why.operation, "dynamodb:UpdateItem", "{why}");
+    assert_eq!(why.kind, ErrorKind::Denied, "{why}");
 }
 
 #[tokio::test]
-async fn a_reservation_rejected_for_the_unreserved_minimum_fails_and_its_record_is_taken_back() {
+async fn a_change_another_process_recorded_first_is_not_made() {
+    // GIVEN another delivery of the same alarm recorded the cap a moment ago
+    let log = Log::default();
+    let earlier = RecordedAction {
+        tier: Tier::Reservation,
+        change: cap().change,
+        at: now() - chrono::Duration::seconds(2),
+    };
+    let update = mock!(Dynamo::update_item).then_http_response(conditional_check_failed);
+    let stored = earlier.clone();
+    let get = mock!(Dynamo::get_item).then_output(move || {
+        GetItemOutput::builder()
+            .set_item(Some(open_item(
+                "4f1c2b9a7d3e",
+                std::slice::from_ref(&stored),
+                &[],
+            )))
+            .build()
+    });
+    let put = put_ok(&log);
+    let tag = tag_ok(&log);
+    let aws = aws(Rules {
+        lambda: vec![&put, &tag],
+        dynamodb: vec![&update, &get],
+        ..Default::default()
+    });
+    let mut plan = plan(vec![cap()]);
+
+    // WHEN this process carries out the same cap
+    carry_out(&aws, &mut plan, &facts(), &header(), now()).await;
+
+    // THEN it makes no change and says the change was recorded when the other process did it
+    assert_eq!(
+        plan.actions[0].status,
+        Status::Skipped(Skip::Recorded { at: earlier.at })
+    );
+    assert_eq!((put.num_calls(), tag.num_calls()), (0, 0));
+    assert_eq!((update.num_calls(), get.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_reservation_rejected_for_the_unreserved_minimum_fails_and_its_record_is_withdrawn() {
     // GIVEN the record is written, but Lambda rejects the reservation (unreserved minimum)
     let log = Log::default();
-    let written = Arc::default();
-    let tag = tag_ok(&log, &written);
-    let put_log = log.clone();
-    let put = mock!(Lambda::put_function_concurrency).then_compute_response(move |_| {
-        put_log.push("PutFunctionConcurrency (rejected)");
-        MockResponse::Http(rest_json(
-            400,
-            Some("InvalidParameterValueException"),
-            &format!(r#"{{"Type":"User","message":"{UNRESERVED_MINIMUM}"}}"#),
-        ))
-    });
-    let untag_log = log.clone();
-    let untag = mock!(Lambda::untag_resource)
-        .match_requests(|r| {
-            r.resource() == Some(function_arn("orders-api").as_str())
-                && r.tag_keys() == Record::action_keys(0)
-        })
-        .then_compute_output(move |r| {
-            untag_log.push(format!("UntagResource {}", r.tag_keys().join(",")));
-            UntagResourceOutput::builder().build()
-        });
+    let sent = Sent::default();
+    let update = ledger_ok(&log, &sent);
+    let put = rejected_put(&log);
+    let tag = tag_ok(&log);
     let aws = aws(Rules {
-        lambda: vec![&tag, &put, &untag],
+        lambda: vec![&put, &tag],
+        dynamodb: vec![&update],
         ..Default::default()
     });
     let mut plan = plan(vec![cap()]);
@@ -246,41 +310,41 @@ async fn a_reservation_rejected_for_the_unreserved_minimum_fails_and_its_record_
         why.message.contains("below its minimum value of [100]"),
         "{why}"
     );
-    // AND record, attempt and take-back happened in that order; the action's keys were removed
+    // AND record, attempt and withdrawal happened in that order, and no pointer was written
     assert_eq!(
         log.calls(),
         [
-            "TagResource",
-            "PutFunctionConcurrency (rejected)",
-            "UntagResource concurrency-guard:action:0,concurrency-guard:action:0.1,concurrency-guard:action:0.2,concurrency-guard:action:0.3",
+            format!("record {CAP_KEY}"),
+            "PutFunctionConcurrency (rejected)".to_owned(),
+            format!("withdraw {CAP_KEY}"),
         ]
+    );
+    // AND the withdrawal is conditional on exactly the action recorded
+    let sent = sent.lock().unwrap();
+    assert_eq!(
+        sent[1].expression_attribute_values().unwrap()[":action"],
+        sent[0].expression_attribute_values().unwrap()[":action"]
     );
     assert_eq!(put.num_calls(), 1, "a rejection is not retried");
     assert!(plan.notes.is_empty(), "{:?}", plan.notes);
 }
 
 #[tokio::test]
-async fn a_record_that_cannot_be_taken_back_is_noted() {
-    // GIVEN the change fails and so does UntagResource
+async fn a_record_that_cannot_be_withdrawn_is_noted() {
+    // GIVEN the change fails and so does the withdrawal
     let log = Log::default();
-    let written = Arc::default();
-    let tag = tag_ok(&log, &written);
-    let put = mock!(Lambda::put_function_concurrency).then_http_response(|| {
-        rest_json(
-            400,
-            Some("InvalidParameterValueException"),
-            &format!(r#"{{"Type":"User","message":"{UNRESERVED_MINIMUM}"}}"#),
-        )
+    let update = mock!(Dynamo::update_item).then_compute_response(|r| {
+        if r.update_expression().unwrap().starts_with("SET") {
+            MockResponse::Output(UpdateItemOutput::builder().build())
+        } else {
+            MockResponse::Http(denied("UpdateItem"))
+        }
     });
-    let untag = mock!(Lambda::untag_resource).then_http_response(|| {
-        rest_json(
-            403,
-            Some("AccessDeniedException"),
-            r#"{"Message":"User is not authorized to perform: lambda:UntagResource"}"#,
-        )
-    });
+    let put = rejected_put(&log);
     let aws = aws(Rules {
-        lambda: vec![&tag, &put, &untag],
+        lambda: vec![&put],
+        dynamodb: vec![&update],
+        retry: Some(no_retries()),
         ..Default::default()
     });
     let mut plan = plan(vec![cap()]);
@@ -290,10 +354,10 @@ async fn a_record_that_cannot_be_taken_back_is_noted() {
 
     // THEN the action failed and a note says the record of an unmade change remains
     assert!(matches!(plan.actions[0].status, Status::Failed(_)));
-    assert_eq!(untag.num_calls(), 1);
+    assert_eq!(update.num_calls(), 2, "record, then the withdrawal");
     assert_eq!(plan.notes.len(), 1, "{:?}", plan.notes);
     assert!(
-        plan.notes[0].contains("orders-api: record 0 of a change that was not made remains"),
+        plan.notes[0].contains("orders-api: the record of a change that was not made remains"),
         "{}",
         plan.notes[0]
     );
@@ -303,17 +367,19 @@ async fn a_record_that_cannot_be_taken_back_is_noted() {
 async fn each_record_is_written_before_its_change_and_reads_back_as_the_plan() {
     // GIVEN every call succeeds
     let log = Log::default();
-    let written: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
-    let tag = tag_ok(&log, &written);
+    let sent = Sent::default();
+    let update = ledger_ok(&log, &sent);
     let put = put_ok(&log);
+    let tag = tag_ok(&log);
     let stage_log = log.clone();
-    let update = mock!(aws_sdk_apigateway::Client::update_stage).then_compute_output(move |r| {
+    let stage = mock!(aws_sdk_apigateway::Client::update_stage).then_compute_output(move |r| {
         stage_log.push(format!("UpdateStage {}", r.patch_operations().len()));
         UpdateStageOutput::builder().build()
     });
     let aws = aws(Rules {
-        lambda: vec![&tag, &put],
-        apigateway: vec![&update],
+        lambda: vec![&put, &tag],
+        apigateway: vec![&stage],
+        dynamodb: vec![&update],
         ..Default::default()
     });
     let mut plan = plan(vec![stage_throttle(), cap()]);
@@ -321,216 +387,41 @@ async fn each_record_is_written_before_its_change_and_reads_back_as_the_plan() {
     // WHEN a stage throttle and a cap are carried out
     carry_out(&aws, &mut plan, &facts(), &header(), now()).await;
 
-    // THEN both are applied, each after its own TagResource
+    // THEN both are applied, each after its own record, then the function points at the
+    // incident, once
     assert_eq!(plan.actions[0].status, Status::Applied);
     assert_eq!(plan.actions[1].status, Status::Applied);
     assert_eq!(
         log.calls(),
         [
-            "TagResource",
-            "UpdateStage 2",
-            "TagResource",
-            "PutFunctionConcurrency 100",
+            r#"record a:1/{"Api":{"kind":"rest","api_id":"a1b2c3d4e5","stage":"prod","route":null}}"#
+                .to_owned(),
+            "UpdateStage 2".to_owned(),
+            format!("record {CAP_KEY}"),
+            "PutFunctionConcurrency 100".to_owned(),
+            "TagResource 4f1c2b9a7d3e".to_owned(),
         ]
     );
-    // AND the tags written (with the function's own) read back as a record of exactly these
-    // two changes under this incident
-    let mut tags = facts()["orders-api"].tags.clone();
-    tags.extend(written.lock().unwrap().clone());
-    assert_eq!(tags[TAG_INCIDENT], "4f1c2b9a7d3e");
-    let record = Record::from_tags(&tags).unwrap().expect("a record");
-    assert_eq!(record.incident, header().incident);
-    assert_eq!(record.alarm.as_deref(), Some("account-concurrency"));
-    assert_eq!(record.actions.len(), 2);
-    assert_eq!(record.actions[&0].change, stage_throttle().change);
-    assert_eq!(record.actions[&1].change, cap().change);
-    assert_eq!(record.actions[&1].tier, Tier::Reservation);
-    // AND every written value is a valid Lambda tag value
-    for (k, v) in written.lock().unwrap().iter() {
-        assert!(
-            v.len() <= 256
-                && v.chars()
-                    .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)),
-            "{k}={v}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_manual_request_is_remediated_end_to_end() {
-    // GIVEN orders-api holds 600 of the account's 650 concurrent executions, is driven by an
-    // SQS queue without maximum concurrency, has no reservation, and the account has 850 of
-    // 1000 unreserved
-    let log = Log::default();
-    let written = Arc::default();
-    let uuid = "6d9f3e2a-1b4c-4d5e-8f70-112233445566";
-    let queue = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:orders-queue");
-    let lambda_rules = [
-        mock!(Lambda::get_account_settings).then_output(|| {
-            GetAccountSettingsOutput::builder()
-                .account_limit(
-                    AccountLimit::builder()
-                        .concurrent_executions(1000)
-                        .unreserved_concurrent_executions(850)
-                        .build(),
-                )
-                .build()
-        }),
-        mock!(Lambda::get_function)
-            .match_requests(|r| r.function_name() == Some("orders-api"))
-            .then_output(|| {
-                GetFunctionOutput::builder()
-                    .configuration(
-                        FunctionConfiguration::builder()
-                            .function_name("orders-api")
-                            .function_arn(function_arn("orders-api"))
-                            .build(),
-                    )
-                    .tags("team", "payments")
-                    .build()
-            }),
-        mock!(Lambda::get_function_concurrency)
-            .then_output(|| GetFunctionConcurrencyOutput::builder().build()),
-        mock!(Lambda::get_policy).then_http_response(|| {
-            rest_json(
-                404,
-                Some("ResourceNotFoundException"),
-                r#"{"Type":"User","Message":"The resource you requested does not exist."}"#,
-            )
-        }),
-        mock!(Lambda::list_event_source_mappings).then_output(move || {
-            ListEventSourceMappingsOutput::builder()
-                .event_source_mappings(
-                    EventSourceMappingConfiguration::builder()
-                        .uuid(uuid)
-                        .event_source_arn(&queue)
-                        .function_arn(function_arn("orders-api"))
-                        .state("Enabled")
-                        .batch_size(10)
-                        .build(),
-                )
-                .build()
-        }),
-        tag_ok(&log, &written),
-        {
-            let log = log.clone();
-            mock!(Lambda::update_event_source_mapping)
-                .match_requests(move |r| {
-                    r.uuid() == Some(uuid)
-                        && r.scaling_config().and_then(|s| s.maximum_concurrency()) == Some(100)
-                })
-                .then_compute_output(move |_| {
-                    log.push("UpdateEventSourceMapping 100");
-                    UpdateEventSourceMappingOutput::builder().uuid(uuid).build()
-                })
-        },
-        put_ok(&log),
-    ];
-    let t0 = now().timestamp() - 120;
-    let figures: HashMap<(Option<&str>, &str), f64> = HashMap::from([
-        ((None, "ConcurrentExecutions"), 650.0),
-        ((Some("orders-api"), "ConcurrentExecutions"), 600.0),
-        ((Some("orders-api"), "Invocations"), 6000.0),
-        ((Some("orders-api"), "Duration"), 6000.0),
-        ((Some("orders-api"), "Throttles"), 0.0),
-        ((Some("thumbnailer"), "ConcurrentExecutions"), 20.0),
-        ((Some("thumbnailer"), "Invocations"), 1200.0),
-        ((Some("thumbnailer"), "Duration"), 1000.0),
-        ((Some("thumbnailer"), "Throttles"), 0.0),
-    ]);
-    let metric = |name: &str| {
-        Metric::builder()
-            .namespace("AWS/Lambda")
-            .metric_name("ConcurrentExecutions")
-            .dimensions(
-                Dimension::builder()
-                    .name("FunctionName")
-                    .value(name)
-                    .build(),
-            )
-            .build()
-    };
-    let cloudwatch_rules = [
-        mock!(CloudWatch::list_metrics).then_output(move || {
-            ListMetricsOutput::builder()
-                .metrics(metric("orders-api"))
-                .metrics(metric("thumbnailer"))
-                .build()
-        }),
-        mock!(CloudWatch::get_metric_data).then_compute_output(move |req| {
-            let mut out = GetMetricDataOutput::builder();
-            for q in req.metric_data_queries() {
-                let m = q.metric_stat().and_then(|s| s.metric()).unwrap();
-                let f = m.dimensions().first().and_then(|d| d.value());
-                let v = figures[&(f, m.metric_name().unwrap())];
-                out = out.metric_data_results(
-                    MetricDataResult::builder()
-                        .id(q.id().unwrap())
-                        .timestamps(SmithyTime::from_secs(t0))
-                        .values(v)
-                        .status_code(StatusCode::Complete)
-                        .build(),
-                );
-            }
-            out.build()
-        }),
-    ];
-    let aws = aws(Rules {
-        lambda: lambda_rules.iter().collect(),
-        cloudwatch: cloudwatch_rules.iter().collect(),
-        ..Default::default()
-    });
-    let request = Request {
-        subject: Subject::Function {
-            name: "orders-api".into(),
-            requested_at: now(),
-        },
-        dry_run: false,
-        source: EventSource::Manual,
-    };
-
-    // WHEN an operator asks to remediate orders-api
-    let report = Guard::new(&aws, Policy::default())
-        .remediate(&request, now())
-        .await;
-
-    // THEN the queue is limited to 100 and the function capped at 100, each after its record
-    assert_eq!(report.outcome, Outcome::Remediated, "{report}");
-    assert_eq!(report.account.limit, Some(1000));
-    assert_eq!(report.offenders, ["orders-api"]);
-    let changes: Vec<(&Change, &Status)> = report
-        .actions
-        .iter()
-        .map(|a| (&a.change, &a.status))
-        .collect();
+    // AND the ledger holds exactly the plan's changes, under this incident's header
+    let recorded = recorded(&sent);
+    let changes: Vec<(Tier, &Change)> = recorded.iter().map(|a| (a.tier, &a.change)).collect();
     assert_eq!(
         changes,
         [
-            (
-                &Change::QueueConcurrency {
-                    uuid: uuid.into(),
-                    previous: None,
-                    new: Some(100)
-                },
-                &Status::Applied
-            ),
-            (
-                &Change::Reservation {
-                    function: "orders-api".into(),
-                    previous: Reservation::Unreserved,
-                    new: Reservation::Reserved(100)
-                },
-                &Status::Applied
-            ),
+            (Tier::Source, &stage_throttle().change),
+            (Tier::Reservation, &cap().change)
         ]
     );
-    assert_eq!(
-        log.calls(),
-        [
-            "TagResource",
-            "UpdateEventSourceMapping 100",
-            "TagResource",
-            "PutFunctionConcurrency 100",
-        ]
-    );
+    assert!(recorded.iter().all(|a| a.at == now()));
+    for r in sent.lock().unwrap().iter() {
+        let values = r.expression_attribute_values().unwrap();
+        assert_eq!(
+            values[":incident"],
+            AttributeValue::S("4f1c2b9a7d3e".into())
+        );
+        assert_eq!(
+            values[":alarm"],
+            AttributeValue::S("account-concurrency".into())
+        );
+    }
 }

@@ -6,7 +6,7 @@ use aws_sdk_lambda::operation::get_account_settings::GetAccountSettingsOutput;
 use aws_sdk_lambda::types::AccountLimit;
 use aws_smithy_mocks::mock;
 use cguard_core::model::{ApiKind, ApiTarget, Change, Reservation, Route, Throttle};
-use cguard_engine::ports::{Actuator, ErrorKind, Inventory, Ledger};
+use cguard_engine::ports::{Actuator, ErrorKind, Inventory, Pointers};
 
 use crate::common::{Rules, aws, aws_json, no_retries, rest_json};
 
@@ -331,8 +331,8 @@ async fn tagging_throttled_exception_is_throttled() {
         ..Default::default()
     });
 
-    // WHEN the open records are listed
-    let err = aws.open_records().await.unwrap_err();
+    // WHEN the incident pointers are listed
+    let err = aws.pointers().await.unwrap_err();
 
     // THEN it is Throttled (retry later), not Rejected (change the request)
     assert_eq!(err.operation, "tag:GetResources");

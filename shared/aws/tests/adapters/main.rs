@@ -4,7 +4,12 @@
 mod actuator;
 mod common;
 mod engine;
+mod engine_request;
 mod errors;
 mod inventory;
 mod ledger;
+mod ledger_close;
+mod ledger_init;
+mod ledger_reads;
 mod metrics;
+mod pointers;
