@@ -13,13 +13,31 @@ Fails (exit 1, one line per problem) when
   checked here, and the guard's roles are meant to be inline-only);
 * a role grants an action that the binary it runs (Metadata.BuildProperties.
   Binary) never needs, or lacks one it calls: ``CODE_OPERATIONS`` lists every
-  AWS call of the adapters (shared/aws/src/*.rs) and which binary makes it;
+  AWS call of the adapters (shared/aws/src/**/*.rs) and which binary makes it,
+  DynamoDB's included (the ledger); the calls only ``cguard init`` makes
+  (``OPERATOR_OPERATIONS``: CreateTable, UpdateTimeToLive, ...) are never
+  granted to a function's role;
 * an API Gateway verb (GET, PATCH, DELETE) is granted on a resource wider
   than the paths the code touches (``CODE_OPERATIONS``: stages, and route
   settings for the DELETE that restores an HTTP API route);
+* a DynamoDB action is allowed on ``*``, on another table, or on anything but
+  the ledger table itself (its ARN, built from its name, or its GetAtt Arn);
+* the ledger is missing or unprotected: every function's CGUARD_LEDGER_TABLE
+  must be ``!Ref`` of an AWS::DynamoDB::Table of the template that has the
+  ledger's keys (``pk`` HASH, ``sk`` RANGE, strings), PAY_PER_REQUEST billing,
+  point-in-time recovery, deletion protection, TTL on ``expires_at``,
+  DeletionPolicy and UpdateReplacePolicy Retain, and a ``ResourcePolicy``
+  that Denies every item write (``LEDGER_WRITE_ACTIONS``: PutItem, UpdateItem,
+  DeleteItem, BatchWriteItem and the PartiQL writes) to every principal whose
+  ``aws:PrincipalArn`` (StringNotEquals/ArnNotEquals, the condition's only
+  test) is not one of the guard's roles or an operator ARN from a parameter
+  that admits no wildcard -- in every Fn::If branch, each branch keeping both
+  roles;
 * ``lambda:TagResource``/``UntagResource`` is allowed without a
-  ``ForAllValues:StringLike`` condition limiting ``aws:TagKeys`` to
-  ``concurrency-guard:*``;
+  ``ForAllValues:StringEquals`` condition limiting ``aws:TagKeys`` to exactly
+  the pointer key ``concurrency-guard:incident`` (records live in the ledger;
+  the tag only points people at an incident, and the opt-out tags
+  ``concurrency-guard:protected``/``:kill-switch`` stay the owners');
 * the role of any function in the template lacks an unconditional Deny of
   the mutating Lambda actions in ``REQUIRED_DENY_ACTIONS`` on every function
   of the template, or a Deny of ``REQUIRED_MAPPING_DENY_ACTIONS`` on event
@@ -65,13 +83,16 @@ from typing import Any, Iterable, Iterator, NamedTuple
 #
 # Every AWS operation the deployed binaries make, as the adapters name it (the first argument
 # of `classify("<call>", ...)` in shared/aws/src/lambda.rs, apigateway.rs, cloudwatch.rs,
-# posture.rs and notify.rs), the IAM action it needs, and which binary reaches it:
+# alarms.rs, posture.rs, notify.rs and ledger.rs), the IAM action it needs, and which binary
+# reaches it:
 #
 #   remediator: functions/remediator -> engine::run::remediate_all -> Guard::remediate
-#               (Metrics, Inventory, Ledger::write/erase, Actuator::apply with new limits only)
+#               (Metrics, Inventory, Ledger::record/withdraw/settle, Pointers::point,
+#               Actuator::apply with new limits only)
 #   auditor:    functions/auditor -> engine::run::audit_pass -> Guard::audit (Ledger::
-#               open_records, Metrics::alarm_state, Actuator::current + apply to restore or
-#               escalate) and Guard::posture (the Posture port, PutMetricData)
+#               open_records/open_record/record/settle/close/history, Pointers, Metrics::
+#               alarm_state, Actuator::current + apply to restore or escalate) and Guard::posture
+#               (the Posture port, PutMetricData)
 #
 # For API Gateway, whose IAM actions are HTTP verbs, `paths` are the resources the call
 # touches (arn:<partition>:apigateway:<region>::<path>, see the API Gateway ARN reference).
@@ -95,7 +116,8 @@ CODE_OPERATIONS: tuple[Operation, ...] = (
     Operation("lambda:GetAccountSettings", "lambda:GetAccountSettings", BOTH),
     Operation("lambda:GetFunction", "lambda:GetFunction", BOTH),
     # GetFunction returns a tagged function's tags only with lambda:ListTags (Lambda developer
-    # guide, "Using tags on Lambda functions"); the guard's opt-outs and records are tags.
+    # guide, "Using tags on Lambda functions"); the guard reads only its opt-outs from them
+    # (concurrency-guard:protected, concurrency-guard:kill-switch), never a record.
     Operation("lambda:GetFunction (tags)", "lambda:ListTags", BOTH),
     Operation("lambda:GetFunctionConcurrency", "lambda:GetFunctionConcurrency", BOTH),
     Operation("lambda:GetPolicy", "lambda:GetPolicy", BOTH),
@@ -104,9 +126,23 @@ CODE_OPERATIONS: tuple[Operation, ...] = (
     Operation("lambda:DeleteFunctionConcurrency", "lambda:DeleteFunctionConcurrency", AUDITOR),
     Operation("lambda:GetEventSourceMapping", "lambda:GetEventSourceMapping", AUDITOR),
     Operation("lambda:UpdateEventSourceMapping", "lambda:UpdateEventSourceMapping", BOTH),
+    # The pointer tag (concurrency-guard:incident) for people: set when a change is recorded,
+    # removed when the record is closed, listed by the auditor to report a pointer without a
+    # record. Never obeyed: the records are in the ledger.
     Operation("lambda:TagResource", "lambda:TagResource", BOTH),
     Operation("lambda:UntagResource", "lambda:UntagResource", BOTH),
     Operation("tag:GetResources", "tag:GetResources", AUDITOR),
+    # shared/aws/src/ledger.rs: the guard's DynamoDB ledger. Recording (open or extend a
+    # function's open record, withdraw or settle an action) is a conditional UpdateItem, and a
+    # refused one is followed by a consistent GetItem; the auditor also lists the open records
+    # and the history (Query) and closes a record with one TransactWriteItems of a Put (the
+    # history item) and a Delete (the open item), which DynamoDB authorises per item as
+    # PutItem and DeleteItem (there is no dynamodb:TransactWriteItems action).
+    Operation("dynamodb:GetItem", "dynamodb:GetItem", BOTH),
+    Operation("dynamodb:UpdateItem", "dynamodb:UpdateItem", BOTH),
+    Operation("dynamodb:Query", "dynamodb:Query", AUDITOR),
+    Operation("dynamodb:TransactWriteItems (Put)", "dynamodb:PutItem", AUDITOR),
+    Operation("dynamodb:TransactWriteItems (Delete)", "dynamodb:DeleteItem", AUDITOR),
     # shared/aws/src/apigateway.rs
     Operation("apigateway:GetStages", "apigateway:GET", BOTH, ("/restapis/*/stages",)),
     Operation("apigateway:GetStage", "apigateway:GET", AUDITOR, ("/restapis/*/stages/*",)),
@@ -130,6 +166,21 @@ CODE_OPERATIONS: tuple[Operation, ...] = (
     Operation("cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarms", BOTH),
     # shared/aws/src/notify.rs: only the remediator announces (the auditor drops the topic)
     Operation("sns:Publish", "sns:Publish", REMEDIATOR),
+)
+
+# What only `cguard init` calls, at an operator's terminal (shared/aws/src/ledger/table.rs):
+# creating the ledger's table and turning on what protects it, or reading an existing one. The
+# template creates the table itself, so no function's role may hold these.
+OPERATOR_OPERATIONS: tuple[Operation, ...] = tuple(
+    Operation(call, call, frozenset())
+    for call in (
+        "dynamodb:CreateTable",
+        "dynamodb:DescribeTable",
+        "dynamodb:UpdateTimeToLive",
+        "dynamodb:UpdateContinuousBackups",
+        "dynamodb:DescribeTimeToLive",
+        "dynamodb:DescribeContinuousBackups",
+    )
 )
 
 # What Lambda itself does with a function's role (not calls in the code): these may be
@@ -178,7 +229,34 @@ REQUIRED_MAPPING_DENY_ACTIONS = ("lambda:UpdateEventSourceMapping", "lambda:Dele
 MAPPING_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:event-source-mapping:00000000-0000-0000-0000-000000000000"
 
 TAG_WRITE_ACTIONS = ("lambda:TagResource", "lambda:UntagResource")
-GUARD_TAG_PREFIX = "concurrency-guard:"
+# The one tag the guard writes: a pointer for people from a limited function to its incident.
+POINTER_TAG_KEY = "concurrency-guard:incident"
+
+# The ledger: the table every function's CGUARD_LEDGER_TABLE names (shared/aws/src/ledger).
+LEDGER_VARIABLE = "CGUARD_LEDGER_TABLE"
+LEDGER_KEYS = (("pk", "HASH"), ("sk", "RANGE"))
+LEDGER_TTL_ATTRIBUTE = "expires_at"
+TABLE_ARN_PREFIX = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/"
+# Every action that writes items (Service Authorization Reference: DynamoDB's item-level write
+# actions; ExecuteStatement, BatchExecuteStatement and ExecuteTransaction are authorised as
+# the PartiQL ones).
+LEDGER_WRITE_ACTIONS = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+)
+# Principal ARNs an operator parameter must refuse: the ledger's Deny compares exact ARNs.
+WILDCARD_PRINCIPALS = (
+    "*",
+    "arn:aws:iam::*:role/operator",
+    "arn:aws:iam::123456789012:role/*",
+    "arn:aws:iam::123456789012:*",
+    "arn:aws:iam::123456789012:role/operator?",
+)
 
 # The stack's alarms are named "<stack>-...": the only alarms that may invoke the remediator
 # directly or through the EventBridge rule.
@@ -201,7 +279,7 @@ FUNCTION_ARN_PREFIX = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::Accoun
 
 
 class Setting(NamedTuple):
-    kind: str  # "bool" | "int" | "fraction" | "text"
+    kind: str  # "bool" | "int" | "fraction" | "table" | "text"
     low: int = 0
     high: int = 0
 
@@ -210,6 +288,7 @@ class Setting(NamedTuple):
             "bool": "true/false/1/0/yes/no",
             "int": f"a whole number {self.low}..={self.high}",
             "fraction": "a number in (0, 1]",
+            "table": "a DynamoDB table name, 3 to 255 of letters, digits, '_', '.', '-'",
             "text": "any text",
         }[self.kind]
 
@@ -227,6 +306,8 @@ SETTINGS: dict[str, Setting] = {
     "CGUARD_GRACE_MINUTES": Setting("int", 1, 1440),
     "CGUARD_COOLDOWN_MINUTES": Setting("int", 1, 10_080),
     "CGUARD_UNRESERVED_MINIMUM": Setting("int", 0, 100_000),  # empty: derived
+    "CGUARD_HISTORY_DAYS": Setting("int", 1, 3650),
+    "CGUARD_LEDGER_TABLE": Setting("table"),  # empty: concurrency-guard-ledger
     "CGUARD_PROTECTED_FUNCTIONS": Setting("text"),
     "CGUARD_GUARD_FUNCTIONS": Setting("text"),
     "CGUARD_REMEDIATOR_FUNCTION": Setting("text"),
@@ -237,6 +318,8 @@ SETTINGS: dict[str, Setting] = {
 
 _RUST_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.I)
 _NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
+# config.rs table_name: 3..=255 bytes, each ASCII alphanumeric or one of "_.-".
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
 
 def binary_accepts(setting: Setting, value: str) -> bool:
@@ -250,6 +333,8 @@ def binary_accepts(setting: Setting, value: str) -> bool:
         return re.fullmatch(r"\+?[0-9]+", value) is not None and setting.low <= int(value) <= setting.high
     if setting.kind == "fraction":  # f64::from_str, then 0 < x <= 1
         return _RUST_FLOAT.fullmatch(value) is not None and 0.0 < float(value) <= 1.0
+    if setting.kind == "table":
+        return _TABLE_NAME.fullmatch(value) is not None
     raise ValueError(setting.kind)
 
 
@@ -264,6 +349,11 @@ def probes(setting: Setting) -> list[str]:
         return common + [str(n) for n in edges] + [f"{lo}.0", f"{hi}.5", f"{hi}e0", f" {hi} "]
     if setting.kind == "fraction":
         return common + ["0.0", "-0.5", "0.5", ".5", "0.95", "1.0", "1.", "1.01", "2", "1e-1", "inf", "nan"]
+    if setting.kind == "table":
+        return common + [
+            "ab", "a.b", "concurrency-guard-ledger", "a" * 255, "a" * 256, "my table", "table/x",
+            "ledger:1", "ledger*", "l\u00e9dger", " abc ",
+        ]
     return []
 
 
@@ -686,10 +776,13 @@ class Policies:
                     if "*" in action:
                         continue  # reported as a wildcard
                     if action.lower() not in needed:
-                        problems.append(
-                            f"{st.label}: {action} is granted but the {who} never calls it "
-                            "(CODE_OPERATIONS in scripts/check_iam.py lists what shared/aws/src calls)"
+                        operator_only = any(op.action.lower() == action.lower() for op in OPERATOR_OPERATIONS)
+                        why = (
+                            "only `cguard init` calls it, at an operator's terminal (OPERATOR_OPERATIONS)"
+                            if operator_only
+                            else "CODE_OPERATIONS in scripts/check_iam.py lists what shared/aws/src calls"
                         )
+                        problems.append(f"{st.label}: {action} is granted but the {who} never calls it ({why})")
                         continue
                     paths = [
                         APIGATEWAY_ARN_PREFIX + path
@@ -739,8 +832,9 @@ class Policies:
             ]
             if actions and not _limits_tag_keys(st.body.get("Condition")):
                 problems.append(
-                    f"{st.label}: {', '.join(actions)} without Condition ForAllValues:StringLike "
-                    f"aws:TagKeys = '{GUARD_TAG_PREFIX}*': the guard could write or erase any tag"
+                    f"{st.label}: {', '.join(actions)} without Condition ForAllValues:StringEquals "
+                    f"aws:TagKeys = '{POINTER_TAG_KEY}' (exactly that key): the guard could write or "
+                    "erase other tags, the owners' opt-outs included"
                 )
         return problems
 
@@ -778,16 +872,14 @@ def _names_function(condition: Any, arn: str) -> bool:
 
 
 def _limits_tag_keys(condition: Any) -> bool:
+    """ForAllValues:StringEquals aws:TagKeys is exactly the pointer key (other tests only narrow an Allow)."""
     if not isinstance(condition, dict):
         return False
     for operator, block in condition.items():
-        if operator.lower() not in ("forallvalues:stringlike", "forallvalues:stringequals") or not isinstance(block, dict):
+        if operator.lower() != "forallvalues:stringequals" or not isinstance(block, dict):
             continue
         for key, values in block.items():
-            values = _as_list(values)
-            if key.lower() == "aws:tagkeys" and values and all(
-                isinstance(v, str) and v.startswith(GUARD_TAG_PREFIX) for v in values
-            ):
+            if key.lower() == "aws:tagkeys" and _as_list(values) == [POINTER_TAG_KEY]:
                 return True
     return False
 
@@ -1009,16 +1101,31 @@ class Template:
 
     # -- parameters --------------------------------------------------------------------------
 
+    @staticmethod
+    def _variables(environment: Any) -> dict:
+        variables = environment.get("Variables") if isinstance(environment, dict) else None
+        return variables if isinstance(variables, dict) else {}
+
+    def function_variables(self, function: str) -> dict:
+        """A function's environment variables, the Globals' included (the function's win)."""
+        globals_ = ((self.template.get("Globals") or {}).get("Function") or {}).get("Environment")
+        serverless = self.resources[function].get("Type") == "AWS::Serverless::Function"
+        variables = dict(self._variables(globals_)) if serverless else {}
+        variables.update(self._variables(self.props(function).get("Environment")))
+        return variables
+
     def settings_fed(self) -> dict[str, set[str]]:
-        """Parameter -> the environment variables it feeds (Globals included)."""
+        """Parameter -> the environment variables it feeds (Globals included), directly or as
+        the name of a table the variable refers to (CGUARD_LEDGER_TABLE: !Ref Ledger)."""
         parameters = self.template.get("Parameters") or {}
         environments = [((self.template.get("Globals") or {}).get("Function") or {}).get("Environment")]
         environments += [self.props(f).get("Environment") for f in self.functions]
         fed: dict[str, set[str]] = {}
         for environment in environments:
-            variables = (environment or {}).get("Variables") if isinstance(environment, dict) else None
-            for name, value in (variables or {}).items():
+            for name, value in self._variables(environment).items():
                 ref = _ref(value)
+                if ref in self.resources and self.resources[ref].get("Type") == "AWS::DynamoDB::Table":
+                    ref = _ref(self.props(ref).get("TableName"))
                 if ref in parameters:
                     fed.setdefault(ref, set()).add(name)
         return fed
@@ -1074,6 +1181,279 @@ def _everyone(principal: Any) -> bool:
     return isinstance(principal, dict) and set(principal) == {"AWS"} and _as_list(principal["AWS"]) == ["*"]
 
 
+# --------------------------------------------------------------------------- the ledger
+
+
+def _true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+class Atom(NamedTuple):
+    """One principal in a condition's values: a role's GetAtt Arn, a parameter, a literal."""
+
+    kind: str  # "getatt" | "param" | "literal" | "unknown"
+    value: str
+
+
+def _principal_branches(value: Any) -> list[list[Atom]]:
+    """The lists of principals a condition value can be, one per Fn::If branch.
+
+    Understands GetAtt X.Arn (or "${X.Arn}"), Ref of a (list) parameter, literals, lists, Fn::If,
+    and the list concatenation !Split [",", !Join [",", [..., !Join [",", !Ref List]]]].
+    """
+    if isinstance(value, list):
+        branches: list[list[Atom]] = [[]]
+        for item in value:
+            branches = [b + more for b in branches for more in _principal_branches(item)]
+        return branches
+    if isinstance(value, dict) and len(value) == 1:
+        (fn, args), = value.items()
+        if fn == "Fn::If" and isinstance(args, list) and len(args) == 3:
+            return _principal_branches(args[1]) + _principal_branches(args[2])
+        if fn == "Ref" and args == "AWS::NoValue":
+            return [[]]
+        if fn == "Ref" and isinstance(args, str):
+            return [[Atom("param", args)]]
+        if fn in ("Fn::Split", "Fn::Join") and isinstance(args, list) and len(args) == 2 and args[0] == ",":
+            return _principal_branches(args[1])
+    att = _getatt(value)
+    if att is not None and att[1] == "Arn":
+        return [[Atom("getatt", att[0])]]
+    if isinstance(value, str):
+        return [[Atom("literal", value)]]
+    return [[Atom("unknown", json.dumps(value, sort_keys=True))]]
+
+
+class Ledger:
+    """The guard's DynamoDB ledger: present, protected, and the only table the roles reach."""
+
+    def __init__(self, template: dict):
+        self.template = template
+        self.parameters = template.get("Parameters") or {}
+        self.policies = Policies(template)
+        self.stack = Template(template)
+        self.problems: list[str] = []
+        self.tables = self._find()
+
+    def _find(self) -> set[str]:
+        """The tables the functions' CGUARD_LEDGER_TABLE name; a function naming none is a problem."""
+        tables = set()
+        res = self.stack
+        for function in sorted(res.functions):
+            value = res.function_variables(function).get(LEDGER_VARIABLE)
+            ref = _ref(value)
+            if ref in res.resources and res.resources[ref].get("Type") == "AWS::DynamoDB::Table":
+                tables.add(ref)
+            else:
+                found = "is not set" if value is None else f"is {json.dumps(value)}"
+                self.problems.append(
+                    f"{function}: {LEDGER_VARIABLE} {found}; it must be !Ref of the ledger, an "
+                    "AWS::DynamoDB::Table of this template that only the guard may write (the "
+                    "binaries would otherwise use a table nobody protects)"
+                )
+        if len(tables) > 1:
+            self.problems.append(f"the functions name different ledger tables: {', '.join(sorted(tables))}")
+        return tables
+
+    def arn(self, table: str) -> str | None:
+        """The table's ARN as the roles must write it (a Fn::Sub-style string)."""
+        name = self.stack.props(table).get("TableName")
+        ref = _ref(name)
+        if ref is not None:
+            return TABLE_ARN_PREFIX + "${" + ref + "}"
+        if isinstance(name, str) and "*" not in name and "?" not in name:
+            return TABLE_ARN_PREFIX + name
+        return None
+
+    def _names_table(self, resource: Any, table: str) -> bool:
+        """The resource is exactly the table (no wildcard, no index, no other table)."""
+        if _getatt(resource) == (table, "Arn"):
+            return True
+        granted = _sub_string(resource)
+        return granted is not None and granted in (self.arn(table), TABLE_ARN_PREFIX + "${" + table + "}")
+
+    def _covers_table(self, resource: Any, table: str) -> bool:
+        """The resource includes the table (a Deny may be wider)."""
+        if self._names_table(resource, table):
+            return True
+        pattern, arn = _sub_string(resource), self.arn(table)
+        return pattern is not None and arn is not None and _glob_match(pattern, arn)
+
+    # -- the table itself --------------------------------------------------------------------
+
+    def table_problems(self, table: str) -> list[str]:
+        problems = []
+        props = self.stack.props(table)
+        resource = self.stack.resources[table]
+        if props.get("BillingMode") != "PAY_PER_REQUEST":
+            problems.append(
+                f"{table}: BillingMode is {json.dumps(props.get('BillingMode'))}, not PAY_PER_REQUEST "
+                "(provisioned capacity throttles the guard's writes during an incident)"
+            )
+        pitr = props.get("PointInTimeRecoverySpecification")
+        if not (isinstance(pitr, dict) and _true(pitr.get("PointInTimeRecoveryEnabled"))):
+            problems.append(
+                f"{table}: no point-in-time recovery (PointInTimeRecoverySpecification."
+                "PointInTimeRecoveryEnabled: true); a lost or overwritten record could not be recovered"
+            )
+        if not _true(props.get("DeletionProtectionEnabled")):
+            problems.append(
+                f"{table}: no deletion protection (DeletionProtectionEnabled: true); deleting the "
+                "table loses every previous value the guard would restore"
+            )
+        ttl = props.get("TimeToLiveSpecification")
+        if not (
+            isinstance(ttl, dict) and ttl.get("AttributeName") == LEDGER_TTL_ATTRIBUTE and _true(ttl.get("Enabled"))
+        ):
+            problems.append(
+                f"{table}: TimeToLiveSpecification must be enabled on {LEDGER_TTL_ATTRIBUTE!r} "
+                f"(found {json.dumps(ttl)}): closed records would never expire"
+            )
+        keys = [
+            (k.get("AttributeName"), k.get("KeyType")) for k in _as_list(props.get("KeySchema")) if isinstance(k, dict)
+        ]
+        types = {
+            d.get("AttributeName"): d.get("AttributeType")
+            for d in _as_list(props.get("AttributeDefinitions"))
+            if isinstance(d, dict)
+        }
+        if keys != list(LEDGER_KEYS) or any(types.get(name) != "S" for name, _ in LEDGER_KEYS):
+            problems.append(
+                f"{table}: keys are {keys}, not the ledger's pk (S, HASH) and sk (S, RANGE) "
+                "(shared/aws/src/ledger writes those)"
+            )
+        for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
+            if resource.get(attribute) != "Retain":
+                problems.append(
+                    f"{table}: {attribute} is {json.dumps(resource.get(attribute))}, not Retain; the "
+                    "ledger holds the state the guard restores"
+                )
+        return problems + self.resource_policy_problems(table)
+
+    # -- who may write items -----------------------------------------------------------------
+
+    def guard_roles(self) -> set[str]:
+        """Logical ids of the roles of the functions that use the ledger."""
+        roles = set()
+        for function in self.stack.functions:
+            role = self.policies.role_of(function)
+            if role is not None and role.startswith("role "):
+                roles.add(role[len("role ") :])
+            elif role is not None:
+                roles.add(role[len("function ") :] + "Role")  # the role SAM generates
+        return roles
+
+    def _admits_wildcards(self, name: str) -> list[str]:
+        return [v for v in WILDCARD_PRINCIPALS if parameter_admits(self.parameters[name], v)]
+
+    def _branch_problems(self, branch: list[Atom], roles: set[str]) -> list[str]:
+        problems = []
+        named = {a.value for a in branch if a.kind == "getatt"}
+        if not roles <= named:
+            left_out = ", ".join(sorted(roles - named))
+            problems.append(f"leaves out the guard's role {left_out} (the guard could not record)")
+        for atom in branch:
+            if atom.kind == "getatt" and atom.value not in roles:
+                problems.append(f"exempts {atom.value}, which is not a role of the guard's functions")
+            elif atom.kind == "param" and not isinstance(self.parameters.get(atom.value), dict):
+                problems.append(f"exempts {atom.value}, which is not an operator parameter of this template")
+            elif atom.kind == "param":
+                wild = self._admits_wildcards(atom.value)
+                if wild:
+                    problems.append(
+                        f"exempts parameter {atom.value}, which admits {', '.join(repr(w) for w in wild)}; "
+                        "give it an AllowedPattern of exact IAM role or user ARNs"
+                    )
+            elif atom.kind in ("literal", "unknown"):
+                problems.append(
+                    f"exempts {atom.value}; principals besides the guard's roles come from an "
+                    "operator parameter with exact ARNs"
+                )
+        return problems
+
+    def _exemption_problems(self, condition: Any, roles: set[str]) -> list[str] | None:
+        """None when the condition is not one StringNotEquals/ArnNotEquals aws:PrincipalArn test."""
+        if _condition_values(condition, ("StringNotEquals", "ArnNotEquals"), "aws:PrincipalArn") is None:
+            return None
+        # The values whole (Fn::If, Fn::Split, ...), not as _condition_values lists them.
+        (block,) = condition.values()
+        (raw,) = block.values()
+        problems = []
+        for branch in _principal_branches(raw):
+            problems += self._branch_problems(branch, roles)
+        return sorted(set(problems), key=problems.index)
+
+    def resource_policy_problems(self, table: str) -> list[str]:
+        policy = self.stack.props(table).get("ResourcePolicy")
+        document = policy.get("PolicyDocument") if isinstance(policy, dict) else None
+        if isinstance(document, str):
+            try:
+                document = json.loads(document)
+            except ValueError:
+                document = None
+        statements = [s for s in _as_list((document or {}).get("Statement")) if isinstance(s, dict)]
+        roles = self.guard_roles()
+        missing = set(LEDGER_WRITE_ACTIONS)
+        why: list[str] = []
+        for st in statements:
+            if st.get("Effect") != "Deny" or not _everyone(st.get("Principal")):
+                continue
+            if not any(r == "*" or self._covers_table(r, table) for r in _as_list(st.get("Resource"))):
+                continue
+            covered = {
+                a for a in missing if any(_glob_match(g.lower(), a.lower()) for g in _strings(st.get("Action")))
+            }
+            if not covered:
+                continue
+            exemptions = self._exemption_problems(st.get("Condition"), roles)
+            label = f"statement {st.get('Sid')!r}" if isinstance(st.get("Sid"), str) else "a statement"
+            if exemptions is None:
+                why.append(
+                    f"{label}'s Condition is not one StringNotEquals (or ArnNotEquals) aws:PrincipalArn test "
+                    f"(found {json.dumps(st.get('Condition'), sort_keys=True)})"
+                )
+            elif exemptions:
+                why += [f"{label} {e}" for e in exemptions]
+            else:
+                missing -= covered
+        if not missing:
+            return []
+        ordered = [a for a in LEDGER_WRITE_ACTIONS if a in missing]
+        found = f"; {'; '.join(why)}" if why else ""
+        return [
+            f"{table}: its ResourcePolicy lacks a Deny of {', '.join(ordered)} to every principal "
+            "(Principal '*') whose aws:PrincipalArn is not one of the guard's roles "
+            f"({', '.join(sorted(roles))}) or an operator parameter's exact ARNs: anyone allowed "
+            f"by their own policies could forge or erase a record{found}"
+        ]
+
+    # -- DynamoDB grants ---------------------------------------------------------------------
+
+    def grant_problems(self) -> list[str]:
+        problems = []
+        for st in self.policies.all_statements:
+            if st.body.get("Effect") != "Allow":
+                continue
+            actions = [a for a in _strings(st.body.get("Action")) if a.lower().startswith("dynamodb:")]
+            if not actions:
+                continue
+            for resource in _as_list(st.body.get("Resource")):
+                if any(self._names_table(resource, table) for table in self.tables):
+                    continue
+                ledger = ", ".join(str(self.arn(t)) for t in sorted(self.tables)) or "none in this template"
+                problems.append(
+                    f"{st.label}: {', '.join(actions)} on {json.dumps(resource)}: DynamoDB is granted "
+                    f"only on the ledger table itself ({ledger})"
+                )
+        return problems
+
+    def check(self) -> list[str]:
+        problems = list(self.problems)
+        for table in sorted(self.tables):
+            problems += self.table_problems(table)
+        return problems + self.grant_problems()
+
+
 # --------------------------------------------------------------------------- SAM expansion
 
 
@@ -1101,7 +1481,7 @@ def sam_expand(template: dict) -> dict | None:
 
 
 def _all_checks(template: dict) -> list[str]:
-    return Policies(template).check() + Template(template).check()
+    return Policies(template).check() + Template(template).check() + Ledger(template).check()
 
 
 def check_template(template: dict) -> list[str]:
@@ -1137,6 +1517,7 @@ def main(argv: list[str]) -> int:
     print(
         f"check_iam: {path}: OK: {len(policies.all_statements)} statements, no wildcard actions, "
         f"grants match the code's calls; self-protection Deny present in {', '.join(roles)}; "
+        f"ledger {', '.join(sorted(Ledger(template).tables))} protected and the only table granted; "
         "alarm topic, invoke permissions, rules and parameters constrained"
     )
     return 0

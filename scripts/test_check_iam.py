@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,6 +83,8 @@ def test_repository_template_passes_after_the_sam_transform(template: dict) -> N
         pytest.skip("aws-sam-translator is not installed")
     assert check_iam.Policies(expanded).check() == []
     assert check_iam.Template(expanded).check() == []
+    assert check_iam.Ledger(expanded).check() == []
+    assert check_iam.Ledger(expanded).tables == {"Ledger"}
 
 
 def test_repository_template_passes_on_the_command_line() -> None:
@@ -89,6 +92,7 @@ def test_repository_template_passes_on_the_command_line() -> None:
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
     assert "RemediatorRole" in result.stdout and "AuditorRole" in result.stdout
+    assert "ledger Ledger protected" in result.stdout
 
 
 def test_fallback_yaml_loader_reads_short_form_tags_like_cfn_lint(template: dict) -> None:
@@ -368,6 +372,7 @@ RUST_CLIENTS = {
     "apigatewayv2": "apigatewayv2",
     "cloudwatch": "cloudwatch",
     "tagging": "tag",
+    "dynamodb": "dynamodb",  # ledger.rs and ledger/table.rs
     "client": "sns",  # notify.rs: the report topic's SNS client
 }
 
@@ -375,7 +380,7 @@ RUST_CLIENTS = {
 def sdk_calls() -> set[str]:
     """Every SDK operation the adapters call, read from shared/aws/src (e.g. self.lambda.get_policy())."""
     calls = set()
-    for source in sorted((REPO / "shared" / "aws" / "src").glob("*.rs")):
+    for source in sorted((REPO / "shared" / "aws" / "src").rglob("*.rs")):
         text = source.read_text(encoding="utf-8")
         for client, method in re.findall(r"self\s*\.\s*(\w+)\s*\.\s*([a-z_]+)\(\)", text):
             if client in RUST_CLIENTS and method != "config":
@@ -385,11 +390,21 @@ def sdk_calls() -> set[str]:
 
 
 def test_code_operations_list_every_sdk_call_of_the_adapters() -> None:
-    listed = {op.call for op in check_iam.CODE_OPERATIONS}
+    # "lambda:GetFunction (tags)" is GetFunction's second IAM action; "dynamodb:TransactWriteItems
+    # (Put)" and "(Delete)" are the per-item actions one transaction is authorised as.
+    listed = {op.call.split(" (")[0] for op in check_iam.CODE_OPERATIONS}
+    operator = {op.call for op in check_iam.OPERATOR_OPERATIONS}
     calls = sdk_calls()
     assert calls, "no SDK call found under shared/aws/src"
-    assert calls - listed == set(), "add these to CODE_OPERATIONS (and grant them)"
-    assert listed - calls == {"lambda:GetFunction (tags)"}, "CODE_OPERATIONS lists calls the code no longer makes"
+    assert calls - listed - operator == set(), "add these to CODE_OPERATIONS (and grant them) or OPERATOR_OPERATIONS"
+    assert listed - calls == set(), "CODE_OPERATIONS lists calls the code no longer makes"
+    assert operator - calls == set(), "OPERATOR_OPERATIONS lists calls the code no longer makes"
+    assert listed & operator == set(), "a call is either a function's or only `cguard init`'s"
+
+
+def test_transact_write_items_is_authorised_per_item() -> None:
+    actions = {op.action for op in check_iam.CODE_OPERATIONS if op.call.startswith("dynamodb:TransactWriteItems")}
+    assert actions == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
 
 
 # ------------------------------------------------------------------------- tag writes
@@ -403,19 +418,38 @@ def test_code_operations_list_every_sdk_call_of_the_adapters() -> None:
         {"ForAllValues:StringLike": {"aws:TagKeys": ["concurrency-guard:*", "owner"]}},
         {"ForAnyValue:StringLike": {"aws:TagKeys": "concurrency-guard:*"}},
         {"StringLike": {"aws:ResourceTag/concurrency-guard:incident": "*"}},
+        # The records moved to the ledger: every guard key is now too wide...
+        {"ForAllValues:StringLike": {"aws:TagKeys": "concurrency-guard:*"}},
+        # ...and the opt-outs are the owners' to set, never the guard's.
+        {"ForAllValues:StringEquals": {"aws:TagKeys": ["concurrency-guard:incident", "concurrency-guard:protected"]}},
+        {"ForAllValues:StringEquals": {"aws:TagKeys": "concurrency-guard:kill-switch"}},
+        {"ForAllValues:StringLike": {"aws:TagKeys": "concurrency-guard:incident*"}},
+        {"ForAnyValue:StringEquals": {"aws:TagKeys": "concurrency-guard:incident"}},
     ],
 )
-def test_tag_writes_not_limited_to_the_guards_keys_fail(template: dict, condition: dict | None) -> None:
-    tags = statement(template, "AuditorRole", "RecordOnFunctions")
+def test_tag_writes_not_limited_to_the_pointer_key_fail(template: dict, condition: dict | None) -> None:
+    tags = statement(template, "AuditorRole", "PointToIncident")
     if condition is None:
         del tags["Condition"]
     else:
         tags["Condition"] = condition
     problems = problems_of(template)
     assert any(
-        "AuditorRole" in p and "'RecordOnFunctions': lambda:TagResource, lambda:UntagResource without Condition" in p
+        "AuditorRole" in p
+        and "'PointToIncident': lambda:TagResource, lambda:UntagResource without Condition "
+        "ForAllValues:StringEquals aws:TagKeys = 'concurrency-guard:incident'" in p
         for p in problems
     ), problems
+
+
+def test_tag_writes_limited_to_the_pointer_key_pass(template: dict) -> None:
+    for role in ("RemediatorRole", "AuditorRole"):
+        condition = statement(template, role, "PointToIncident")["Condition"]
+        assert condition == {"ForAllValues:StringEquals": {"aws:TagKeys": "concurrency-guard:incident"}}
+    statement(template, "RemediatorRole", "PointToIncident")["Condition"] = {
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["concurrency-guard:incident"]}
+    }
+    assert problems_of(template) == []
 
 
 def test_tag_write_in_another_statement_fails(template: dict) -> None:
@@ -425,6 +459,316 @@ def test_tag_write_in_another_statement_fails(template: dict) -> None:
     ]
     problems = problems_of(template)
     assert any("'LimitFunctions': lambda:UntagResource without Condition" in p for p in problems), problems
+
+
+# ------------------------------------------------------------------------- the ledger
+
+LEDGER_ARN = {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${LedgerTableName}"}
+
+
+def ledger(template: dict) -> dict:
+    return props(template, "Ledger")
+
+
+def ledger_deny(template: dict) -> dict:
+    document = ledger(template)["ResourcePolicy"]["PolicyDocument"]
+    (found,) = [s for s in document["Statement"] if s.get("Sid") == "OnlyTheGuardWritesRecords"]
+    return found
+
+
+def exempted(template: dict) -> dict:
+    """The Fn::If of principals the ledger's Deny exempts: [condition, with operators, without]."""
+    return ledger_deny(template)["Condition"]["StringNotEquals"]["aws:PrincipalArn"]
+
+
+def ledger_problems(template: dict, start: str = "Ledger: ") -> list[str]:
+    return [p for p in problems_of(template) if p.startswith(start)]
+
+
+def test_repository_template_has_the_protected_ledger(template: dict) -> None:
+    checks = check_iam.Ledger(template)
+    assert checks.tables == {"Ledger"}
+    assert checks.guard_roles() == {"RemediatorRole", "AuditorRole"}
+    assert checks.check() == []
+    assert resources(template)["Ledger"]["DeletionPolicy"] == "Retain"
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["CGUARD_LEDGER_TABLE"] == {"Ref": "Ledger"}
+    assert variables["CGUARD_HISTORY_DAYS"] == {"Ref": "HistoryDays"}
+
+
+def test_roles_name_the_ledger_by_a_constructed_arn(template: dict) -> None:
+    # GetAtt Ledger.Arn in a role would be a circular dependency: the Ledger's policy names the roles.
+    for role, sid in [("RemediatorRole", "RecordInLedger"), ("AuditorRole", "ReadLedger"), ("AuditorRole", "CloseRecords")]:
+        assert statement(template, role, sid)["Resource"] == LEDGER_ARN
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "*",
+        {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/other-table"},
+        {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${LedgerTableName}*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${LedgerTableName}/index/*"},
+        "arn:aws:dynamodb:us-east-1:111122223333:table/concurrency-guard-ledger",
+    ],
+)
+def test_dynamodb_grant_beyond_the_ledger_fails(template: dict, resource: object) -> None:
+    statement(template, "AuditorRole", "ReadLedger")["Resource"] = [LEDGER_ARN, resource]
+    problems = problems_of(template)
+    assert any(
+        "'ReadLedger': dynamodb:GetItem, dynamodb:Query on " in p
+        and json.dumps(resource) in p
+        and "DynamoDB is granted only on the ledger table itself" in p
+        for p in problems
+    ), problems
+
+
+def test_dynamodb_grant_in_another_statement_on_every_table_fails(template: dict) -> None:
+    statements(template, "RemediatorRole").append(
+        {"Sid": "Extra", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": "*"}
+    )
+    problems = problems_of(template)
+    assert any("'Extra': dynamodb:UpdateItem on \"*\": DynamoDB is granted only on the ledger" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        {"Fn::GetAtt": ["Ledger", "Arn"]},
+        {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Ledger}"},
+    ],
+)
+def test_dynamodb_grant_naming_the_ledger_otherwise_passes(template: dict, resource: object) -> None:
+    statement(template, "AuditorRole", "CloseRecords")["Resource"] = resource
+    assert check_iam.Ledger(template).check() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda l: l.pop("PointInTimeRecoverySpecification"), "Ledger: no point-in-time recovery"),
+        (
+            lambda l: l.__setitem__("PointInTimeRecoverySpecification", {"PointInTimeRecoveryEnabled": False}),
+            "Ledger: no point-in-time recovery",
+        ),
+        (lambda l: l.pop("DeletionProtectionEnabled"), "Ledger: no deletion protection"),
+        (lambda l: l.__setitem__("DeletionProtectionEnabled", False), "Ledger: no deletion protection"),
+        (lambda l: l.pop("TimeToLiveSpecification"), "Ledger: TimeToLiveSpecification must be enabled on 'expires_at'"),
+        (
+            lambda l: l.__setitem__("TimeToLiveSpecification", {"AttributeName": "ttl", "Enabled": True}),
+            "Ledger: TimeToLiveSpecification must be enabled on 'expires_at'",
+        ),
+        (
+            lambda l: l.__setitem__("TimeToLiveSpecification", {"AttributeName": "expires_at", "Enabled": False}),
+            "Ledger: TimeToLiveSpecification must be enabled on 'expires_at'",
+        ),
+        (lambda l: l.__setitem__("BillingMode", "PROVISIONED"), "Ledger: BillingMode is \"PROVISIONED\", not PAY_PER_REQUEST"),
+        (lambda l: l.pop("BillingMode"), "Ledger: BillingMode is null, not PAY_PER_REQUEST"),
+        (lambda l: l["KeySchema"].pop(), "Ledger: keys are [('pk', 'HASH')], not the ledger's"),
+        (lambda l: l["AttributeDefinitions"][1].__setitem__("AttributeType", "N"), "Ledger: keys are"),
+    ],
+)
+def test_unprotected_ledger_fails(template: dict, change: Any, expected: str) -> None:
+    change(ledger(template))
+    problems = ledger_problems(template)
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+@pytest.mark.parametrize("attribute", ["DeletionPolicy", "UpdateReplacePolicy"])
+def test_ledger_not_retained_fails(template: dict, attribute: str) -> None:
+    resources(template)["Ledger"][attribute] = "Delete"
+    problems = ledger_problems(template)
+    assert any(p.startswith(f"Ledger: {attribute} is \"Delete\", not Retain") for p in problems), problems
+
+
+def test_missing_ledger_resource_policy_fails(template: dict, tmp_path: Path) -> None:
+    del ledger(template)["ResourcePolicy"]
+
+    result = run_cli(write_json(tmp_path, template))
+
+    assert result.returncode == 1
+    assert "Ledger: its ResourcePolicy lacks a Deny of dynamodb:PutItem, dynamodb:UpdateItem" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"Effect": "Allow"},
+        {"Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}},
+        {"Resource": {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/other"}},
+        {"Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]},  # no batch, no PartiQL
+        {"Condition": None},  # a Deny of everyone: the guard itself could not record (and no condition to check)
+        {"Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/concurrency-guard/*"}}},
+        {"Condition": {"StringNotLike": {"aws:PrincipalArn": "*"}}},
+        {"Condition": {"StringNotEquals": {"aws:userid": "AROAEXAMPLE"}}},
+    ],
+)
+def test_weakened_ledger_deny_fails(template: dict, change: dict) -> None:
+    deny = ledger_deny(template)
+    for key, value in change.items():
+        if value is None:
+            deny.pop(key)
+        else:
+            deny[key] = value
+    problems = ledger_problems(template)
+    assert any(p.startswith("Ledger: its ResourcePolicy lacks a Deny of ") for p in problems), problems
+
+
+def test_ledger_deny_with_a_second_test_fails(template: dict) -> None:
+    # A second test narrows the Deny: it would hold only for requests that also pass it.
+    ledger_deny(template)["Condition"]["Bool"] = {"aws:SecureTransport": "false"}
+    problems = ledger_problems(template)
+    assert any("Condition is not one StringNotEquals (or ArnNotEquals) aws:PrincipalArn test" in p for p in problems), problems
+
+
+def test_ledger_deny_missing_one_write_action_names_it(template: dict) -> None:
+    ledger_deny(template)["Action"].remove("dynamodb:PartiQLUpdate")
+    problems = ledger_problems(template)
+    assert any(
+        p.startswith("Ledger: its ResourcePolicy lacks a Deny of dynamodb:PartiQLUpdate to every principal")
+        for p in problems
+    ), problems
+
+
+@pytest.mark.parametrize("branch", [1, 2])
+def test_ledger_deny_leaving_out_a_guard_role_fails(template: dict, branch: int) -> None:
+    # Without the auditor's role among the exempted, the auditor could not close a record.
+    text = json.dumps(exempted(template)["Fn::If"][branch])
+    assert "AuditorRole" in text
+    value = json.loads(text.replace('"AuditorRole"', '"RemediatorRole"'))
+    exempted(template)["Fn::If"][branch] = value
+    problems = ledger_problems(template)
+    assert any("leaves out the guard's role AuditorRole" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("arn:aws:iam::111122223333:role/admin", "exempts arn:aws:iam::111122223333:role/admin"),
+        ({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"}, "exempts {\"Fn::Sub\""),
+        ({"Fn::GetAtt": ["FailedAlarmsQueue", "Arn"]}, "exempts FailedAlarmsQueue, which is not a role of the guard"),
+        ({"Ref": "AWS::AccountId"}, "exempts AWS::AccountId, which is not an operator parameter"),
+        ({"Ref": "Ledger"}, "exempts Ledger, which is not an operator parameter"),
+    ],
+)
+def test_ledger_deny_exempting_others_fails(template: dict, extra: object, expected: str) -> None:
+    exempted(template)["Fn::If"][2].append(extra)
+    problems = ledger_problems(template)
+    assert any(expected in p for p in problems), problems
+
+
+def test_operator_parameter_admitting_wildcards_fails(template: dict) -> None:
+    parameters(template)["OperatorPrincipalArns"]["AllowedPattern"] = "^(arn:aws:iam::[0-9*]{1,12}:(role|user)/.+)?$"
+    problems = ledger_problems(template)
+    assert any(
+        "exempts parameter OperatorPrincipalArns, which admits 'arn:aws:iam::*:role/operator'" in p for p in problems
+    ), problems
+
+
+@pytest.mark.parametrize(
+    ("value", "admitted"),
+    [
+        ("", True),
+        ("arn:aws:iam::123456789012:role/concurrency-guard-operators", True),
+        ("arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123abcd", True),
+        ("arn:aws:iam::123456789012:user/alice", True),
+        ("arn:aws-us-gov:iam::123456789012:role/ops", True),
+        ("arn:aws:iam::123456789012:root", False),
+        ("arn:aws:sts::123456789012:assumed-role/ops/alice", False),  # aws:PrincipalArn is the role's
+        ("arn:aws:iam::123456789012:role/*", False),
+        ("arn:aws:iam::*:role/ops", False),
+        ("*", False),
+    ],
+)
+def test_operator_parameter_takes_exact_role_or_user_arns(template: dict, value: str, admitted: bool) -> None:
+    assert check_iam.parameter_admits(parameters(template)["OperatorPrincipalArns"], value) is admitted
+
+
+def test_ledger_deny_without_operators_or_on_every_resource_passes(template: dict) -> None:
+    deny = ledger_deny(template)
+    deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"] = [
+        {"Fn::GetAtt": ["RemediatorRole", "Arn"]},
+        {"Fn::GetAtt": ["AuditorRole", "Arn"]},
+    ]
+    deny["Resource"] = "*"
+    assert check_iam.Ledger(template).check() == []
+
+
+@pytest.mark.parametrize(
+    ("role", "action"),
+    [
+        ("AuditorRole", "dynamodb:Scan"),
+        ("RemediatorRole", "dynamodb:Scan"),
+        ("AuditorRole", "dynamodb:BatchWriteItem"),
+        ("RemediatorRole", "dynamodb:Query"),  # listing open records is the auditor's
+        ("RemediatorRole", "dynamodb:PutItem"),  # closing a record is the auditor's
+        ("RemediatorRole", "dynamodb:DeleteItem"),
+    ],
+)
+def test_unused_dynamodb_grant_fails(template: dict, role: str, action: str) -> None:
+    sid = "RecordInLedger" if role == "RemediatorRole" else "ReadLedger"
+    statement(template, role, sid)["Action"].append(action)
+    binary = "remediator" if role == "RemediatorRole" else "auditor"
+    problems = problems_of(template)
+    assert any(f"'{sid}': {action} is granted but the {binary} never calls it" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "action", ["dynamodb:CreateTable", "dynamodb:UpdateTimeToLive", "dynamodb:UpdateContinuousBackups", "dynamodb:DescribeTable"]
+)
+def test_cguard_init_calls_are_never_a_functions(template: dict, action: str) -> None:
+    statement(template, "AuditorRole", "ReadLedger")["Action"].append(action)
+    problems = problems_of(template)
+    assert any(
+        f"{action} is granted but the auditor never calls it (only `cguard init` calls it" in p for p in problems
+    ), problems
+
+
+@pytest.mark.parametrize(
+    ("role", "sid", "action", "call"),
+    [
+        ("RemediatorRole", "RecordInLedger", "dynamodb:UpdateItem", "dynamodb:UpdateItem"),
+        ("RemediatorRole", "RecordInLedger", "dynamodb:GetItem", "dynamodb:GetItem"),
+        ("AuditorRole", "ReadLedger", "dynamodb:Query", "dynamodb:Query"),
+        ("AuditorRole", "CloseRecords", "dynamodb:PutItem", "dynamodb:TransactWriteItems (Put)"),
+        ("AuditorRole", "CloseRecords", "dynamodb:DeleteItem", "dynamodb:TransactWriteItems (Delete)"),
+    ],
+)
+def test_ledger_call_not_granted_fails(template: dict, role: str, sid: str, action: str, call: str) -> None:
+    statement(template, role, sid)["Action"].remove(action)
+    binary = "remediator" if role == "RemediatorRole" else "auditor"
+    problems = problems_of(template)
+    assert f"role {role}: the {binary} calls {call} but {action} is not granted" in problems, problems
+
+
+def test_remediator_without_update_item_fails_on_the_command_line(template: dict, tmp_path: Path) -> None:
+    statement(template, "RemediatorRole", "RecordInLedger")["Action"] = "dynamodb:GetItem"
+
+    result = run_cli(write_json(tmp_path, template))
+
+    assert result.returncode == 1
+    assert "role RemediatorRole: the remediator calls dynamodb:UpdateItem but dynamodb:UpdateItem is not granted" in result.stderr
+
+
+@pytest.mark.parametrize("value", [None, "concurrency-guard-ledger", {"Ref": "LedgerTableName"}, {"Ref": "ReportTopic"}])
+def test_functions_not_pointed_at_the_ledger_fail(template: dict, value: object) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    if value is None:
+        del variables["CGUARD_LEDGER_TABLE"]
+    else:
+        variables["CGUARD_LEDGER_TABLE"] = value
+    problems = problems_of(template)
+    for function in ("RemediatorFunction", "AuditorFunction"):
+        assert any(p.startswith(f"{function}: CGUARD_LEDGER_TABLE is ") for p in problems), problems
+
+
+def test_without_a_ledger_every_dynamodb_grant_fails(template: dict) -> None:
+    del resources(template)["Ledger"]
+    del template["Globals"]["Function"]["Environment"]["Variables"]["CGUARD_LEDGER_TABLE"]
+    del template["Outputs"]["LedgerTableName"], template["Outputs"]["LedgerTableArn"]
+    problems = check_iam.Ledger(template).check()
+    assert any("'RecordInLedger'" in p and "(none in this template)" in p for p in problems), problems
 
 
 # ------------------------------------------------------------------------- the alarm topic
@@ -601,6 +945,19 @@ def test_number_parameter_without_bounds_fails(template: dict, name: str, bound:
         ("EmergencyUtilization", {"Type": "Number", "Default": 0.95, "MinValue": 0, "MaxValue": 1}, "'0'"),
         ("DryRun", {"Type": "String", "Default": "false", "AllowedValues": ["true", "false", "maybe"]}, "'maybe'"),
         ("KillSwitchAllowed", {"Type": "String", "Default": "false", "AllowedPattern": "^.*$"}, "'on'"),
+        ("HistoryDays", {"Type": "String", "Default": "90", "AllowedPattern": "^[0-9]{1,4}$"}, "'3651'"),
+        ("HistoryDays", {"Type": "Number", "Default": 90, "MinValue": 1, "MaxValue": 3650}, "'1.5'"),
+        # The ledger's name reaches CGUARD_LEDGER_TABLE through !Ref Ledger (its TableName).
+        (
+            "LedgerTableName",
+            {"Type": "String", "Default": "concurrency-guard-ledger", "AllowedPattern": "^[A-Za-z0-9_.:-]{1,255}$"},
+            "'ab'",
+        ),
+        (
+            "LedgerTableName",
+            {"Type": "String", "Default": "concurrency-guard-ledger", "AllowedPattern": "^[^ ]{3,255}$"},
+            "'table/x'",
+        ),
     ],
 )
 def test_parameter_admitting_what_the_binaries_refuse_fails(
@@ -637,6 +994,19 @@ def test_settings_mirror_config_rs() -> None:
         assert settings[name].kind == "fraction", name
 
 
+def test_ledger_table_rule_and_default_mirror_config_rs(template: dict) -> None:
+    text = (REPO / "shared" / "core" / "src" / "config.rs").read_text(encoding="utf-8")
+    (default,) = re.findall(r'DEFAULT_LEDGER_TABLE:\s*&str\s*=\s*"([^"]*)"', text)
+    (low, high) = re.findall(r"\((\d+)\.\.=(\d+)\)\.contains\(&name\.len\(\)\)", text)[0]
+    assert '"_.-".contains(c)' in text and "is_ascii_alphanumeric" in text
+    # The template's default is what the binaries and `cguard init` use when nothing is set.
+    assert parameters(template)["LedgerTableName"]["Default"] == default
+    table = check_iam.SETTINGS["CGUARD_LEDGER_TABLE"]
+    assert check_iam.binary_accepts(table, "a" * int(low)) and not check_iam.binary_accepts(table, "a" * (int(low) - 1))
+    assert check_iam.binary_accepts(table, "a" * int(high)) and not check_iam.binary_accepts(table, "a" * (int(high) + 1))
+    assert check_iam.binary_accepts(table, default)
+
+
 @pytest.mark.parametrize(
     ("kind", "value", "accepted"),
     [
@@ -650,6 +1020,11 @@ def test_settings_mirror_config_rs() -> None:
         (check_iam.Setting("fraction"), "nan", False),
         (check_iam.Setting("bool"), "YES", True),
         (check_iam.Setting("bool"), "on", False),
+        (check_iam.Setting("table"), "concurrency-guard-ledger", True),
+        (check_iam.Setting("table"), " my.table_1 ", True),  # trimmed
+        (check_iam.Setting("table"), "ab", False),
+        (check_iam.Setting("table"), "my:table", False),
+        (check_iam.Setting("table"), "", True),  # empty: the default
     ],
 )
 def test_binary_accepts_follows_config_rs(kind: object, value: str, accepted: bool) -> None:
