@@ -14,6 +14,7 @@ use cguard_core::audit::AuditReport;
 use cguard_core::config::Settings;
 use cguard_core::intake::{canonical_function_name, parse_event};
 use cguard_engine::Guard;
+use cguard_engine::ports::Ledger;
 use cguard_engine::run::{audit_pass, remediate_all};
 use clap::{Parser, Subcommand};
 
@@ -57,6 +58,15 @@ enum Command {
         #[arg(long)]
         function: String,
     },
+    /// Create what the guard needs where the template has not: the ledger table, under the
+    /// template's default name (or CGUARD_LEDGER_TABLE). Idempotent; changes nothing else.
+    Init,
+    /// Closed incidents from the ledger's history, newest first.
+    History {
+        /// How far back: "30d", "12h", "90days" (history is kept CGUARD_HISTORY_DAYS days).
+        #[arg(long, default_value = "90d", value_parser = humantime::parse_duration)]
+        since: std::time::Duration,
+    },
 }
 
 #[tokio::main]
@@ -84,6 +94,8 @@ async fn run(cli: &Cli) -> Result<bool> {
         Command::Apply { event } => (event, false),
         Command::Audit { no_metric } => return run_audit(cli, settings, !no_metric).await,
         Command::Restore { function } => return run_restore(cli, settings, function).await,
+        Command::Init => return run_init(settings).await,
+        Command::History { since } => return run_history(cli, settings, *since).await,
     };
     settings.policy.dry_run |= dry_run;
     let text =
@@ -155,4 +167,39 @@ fn finish(report: &AuditReport) -> bool {
         eprintln!("cguard: some reads or changes failed; the records they concern are kept");
     }
     !failed
+}
+
+async fn run_init(settings: Settings) -> Result<bool> {
+    let (aws, _) = cguard_aws::connect(&settings).await;
+    let init = aws.init_ledger().await.with_context(|| {
+        format!(
+            "could not create the ledger table {}",
+            settings.ledger_table
+        )
+    })?;
+    println!("{init}");
+    Ok(true)
+}
+
+async fn run_history(cli: &Cli, settings: Settings, since: std::time::Duration) -> Result<bool> {
+    let since = chrono::Utc::now()
+        - chrono::Duration::from_std(since).context("--since is too far back")?;
+    let (aws, _) = cguard_aws::connect(&settings).await;
+    let closed = aws
+        .history(since)
+        .await
+        .context("could not read the ledger's history")?;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&closed)?);
+    } else if closed.is_empty() {
+        println!(
+            "no incident closed since {}",
+            since.format("%Y-%m-%d %H:%M UTC")
+        );
+    } else {
+        for record in &closed {
+            print!("{record}");
+        }
+    }
+    Ok(true)
 }

@@ -11,7 +11,9 @@ use aws_sdk_cloudwatch::types::{
 };
 use aws_smithy_types::DateTime as SmithyTime;
 use cguard_core::config::Policy;
+use cguard_core::record::{ClosedRecord, Record};
 use cguard_engine::Guard;
+use cguard_engine::ports::Ledger;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::Value;
 
@@ -60,6 +62,12 @@ impl Lab {
             // IAM is global: another test created it first.
             Err(_) => format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}"),
         };
+        // The guard's ledger in this region, as `cguard init` creates it (moto keeps DynamoDB
+        // per region, like AWS).
+        cguard_aws::Aws::new(&config)
+            .init_ledger()
+            .await
+            .context("creating the ledger table")?;
         Ok(Self {
             region: region.to_owned(),
             lambda: aws_sdk_lambda::Client::new(&config),
@@ -76,6 +84,18 @@ impl Lab {
     pub fn guard(&self, policy: Policy) -> Guard<cguard_aws::Aws> {
         let aws = cguard_aws::Aws::new(&self.config).with_metrics_insights(true);
         Guard::new(aws, policy)
+    }
+
+    /// `function`'s open record in the guard's ledger.
+    pub async fn record(&self, function: &str) -> Result<Option<Record>> {
+        let aws = cguard_aws::Aws::new(&self.config);
+        Ok(aws.open_record(function).await?)
+    }
+
+    /// The ledger's closed records.
+    pub async fn history(&self) -> Result<Vec<ClosedRecord>> {
+        let aws = cguard_aws::Aws::new(&self.config);
+        Ok(aws.history(DateTime::UNIX_EPOCH).await?)
     }
 
     /// A function with a placeholder package: the stand-in never runs it and does not unpack it.

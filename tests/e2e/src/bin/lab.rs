@@ -3,10 +3,15 @@
 //!
 //! `lab seed EVENT_OUT` seeds the incident and writes the SNS alarm notification for it;
 //! `lab show` prints every function's reservation, record and API throttles.
+//! `lab apply EVENT` and `lab audit` run the guard's use-cases as the Lambdas do (the real
+//! adapters, default policy) and print their reports as JSON: one process each, so that tests
+//! can race several of them against one account.
 
 use anyhow::{Context, Result, bail};
-use cguard_core::record::Record;
+use cguard_core::config::Policy;
+use cguard_core::intake::parse_event;
 use cguard_e2e::{ClassicIncident, Lab, event_at};
+use cguard_engine::run::remediate_all;
 use chrono::{Duration, Utc};
 
 #[tokio::main]
@@ -36,7 +41,22 @@ async fn main() -> Result<()> {
             Ok(())
         }
         ["show"] => show(&lab).await,
-        _ => bail!("usage: lab seed EVENT_OUT | lab show"),
+        ["apply", event] => {
+            let event: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(event).with_context(|| event.to_string())?,
+            )?;
+            let requests = parse_event(&event)?;
+            let guard = lab.guard(Policy::default());
+            let batch = remediate_all(&guard, &requests, &(), None).await;
+            println!("{}", serde_json::to_string(&batch.reports)?);
+            Ok(())
+        }
+        ["audit"] => {
+            let report = lab.guard(Policy::default()).audit(Utc::now()).await;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        _ => bail!("usage: lab seed EVENT_OUT | lab show | lab apply EVENT | lab audit"),
     }
 }
 
@@ -54,7 +74,7 @@ async fn show(lab: &Lab) -> Result<()> {
             .reservation(name)
             .await?
             .map_or("-".to_string(), |n| n.to_string());
-        let record = match Record::from_tags(&lab.tags(name).await?)? {
+        let record = match lab.record(name).await? {
             None => "-".to_string(),
             Some(r) => format!(
                 "incident {}: {}",

@@ -9,7 +9,7 @@ use cguard_core::audit::Decision;
 use cguard_core::config::Policy;
 use cguard_core::intake::parse_event;
 use cguard_core::model::{Status, Tier};
-use cguard_core::record::{Record, TAG_INCIDENT};
+use cguard_core::record::TAG_INCIDENT;
 use cguard_core::report::{Outcome, Report};
 use cguard_e2e::{ACCOUNT_ALARM, Lab, Load, event_at, minutes_before};
 use chrono::{DateTime, Duration, Utc};
@@ -205,9 +205,7 @@ async fn a_persisting_spike_is_escalated_one_tier_and_recorded() {
         "{pass}"
     );
     assert_eq!(lab.reservation("hog").await.unwrap(), Some(100));
-    let record = Record::from_tags(&lab.tags("hog").await.unwrap())
-        .unwrap()
-        .unwrap();
+    let record = lab.record("hog").await.unwrap().unwrap();
     assert_eq!(record.incident, first.incident);
     assert_eq!(record.highest_tier(), Some(Tier::Reservation));
     assert_eq!(record.actions.len(), 2);
@@ -241,9 +239,7 @@ async fn a_restore_that_fails_half_way_is_finished_by_the_next_pass() {
     // THEN the reservation restore fails, and what is left stays recorded
     assert!(first.failed(), "{first}");
     assert_eq!(lab.reservation("queue-fn").await.unwrap(), Some(100));
-    let left = Record::from_tags(&lab.tags("queue-fn").await.unwrap())
-        .unwrap()
-        .expect("record kept");
+    let left = lab.record("queue-fn").await.unwrap().expect("record kept");
     assert!(!left.actions.is_empty());
 
     // WHEN the newcomer's reservation is released and the next pass runs

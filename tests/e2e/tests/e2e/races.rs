@@ -7,7 +7,6 @@
 use cguard_core::config::Policy;
 use cguard_core::intake::parse_event;
 use cguard_core::model::Status;
-use cguard_core::record::Record;
 use cguard_e2e::{ClassicIncident, Lab, event_at};
 use chrono::{Duration, Utc};
 
@@ -32,9 +31,7 @@ async fn ten_deliveries_make_one_change_per_resource_and_one_record() {
     }
 
     assert_eq!(applied, 2, "one throttle and one cap, once");
-    let record = Record::from_tags(&lab.tags(incident.offender).await.unwrap())
-        .unwrap()
-        .unwrap();
+    let record = lab.record(incident.offender).await.unwrap().unwrap();
     assert_eq!(record.actions.len(), 2);
     assert_eq!(lab.reservation(incident.offender).await.unwrap(), Some(100));
 }
@@ -75,7 +72,9 @@ async fn two_alarms_at_once_leave_one_consistent_record_and_the_same_values() {
             .len(),
         1
     );
-    let record = Record::from_tags(&lab.tags(incident.offender).await.unwrap())
+    let record = lab
+        .record(incident.offender)
+        .await
         .unwrap()
         .expect("one record");
     assert!(record.incident == a.incident || record.incident == b.incident);
@@ -98,4 +97,69 @@ async fn two_alarms_at_once_leave_one_consistent_record_and_the_same_values() {
         again.actions.iter().all(|x| x.status != Status::Applied),
         "{again}"
     );
+}
+
+/// Issue 9: three deliveries of one alarm and an audit pass, as four processes at once (the
+/// deployment's reserved concurrency of 1 is not what keeps this safe: Lambda retries, an
+/// operator's `cguard`, the auditor's schedule all overlap). Before the ledger each process
+/// read "no record" from the tags and made its own changes: three caps, three stage patches,
+/// and a restore that failed and left the function at 100.
+#[tokio::test]
+async fn three_deliveries_and_an_audit_as_separate_processes_change_each_resource_once() {
+    let region = "ap-southeast-3";
+    let lab = Lab::new(region).await.unwrap();
+    let incident = ClassicIncident::seed(&lab, Utc::now() - Duration::seconds(30))
+        .await
+        .unwrap();
+    let event = event_at("sns-account-concurrency.json", incident.at, region).unwrap();
+    let file = std::env::temp_dir().join(format!("cguard-race-{}.json", std::process::id()));
+    std::fs::write(&file, serde_json::to_string(&event).unwrap()).unwrap();
+
+    let lab_bin = env!("CARGO_BIN_EXE_lab");
+    let spawn = |args: &[&str]| {
+        tokio::process::Command::new(lab_bin)
+            .args(args)
+            .env("AWS_REGION", region)
+            .output()
+    };
+    let path = file.to_str().unwrap();
+    let (a, b, c, audit) = tokio::join!(
+        spawn(&["apply", path]),
+        spawn(&["apply", path]),
+        spawn(&["apply", path]),
+        spawn(&["audit"])
+    );
+    let mut applied = 0;
+    for out in [a, b, c] {
+        let out = out.unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        applied += reports
+            .iter()
+            .flat_map(|r| r["actions"].as_array().cloned().unwrap_or_default())
+            .filter(|a| a["status"] == "applied")
+            .count();
+    }
+    assert!(audit.unwrap().status.success());
+
+    // One throttle and one cap, made by one process each; the record holds exactly those.
+    assert_eq!(applied, 2, "one throttle and one cap, once");
+    let record = lab.record(incident.offender).await.unwrap().unwrap();
+    assert_eq!(record.actions.len(), 2, "{record:?}");
+    assert_eq!(lab.reservation(incident.offender).await.unwrap(), Some(100));
+
+    // The restore returns exactly what was there: no reservation, no stage throttle.
+    let report = lab
+        .guard(Policy::default())
+        .restore_function(incident.offender, Utc::now())
+        .await;
+    assert!(report.incidents[0].closed && !report.failed(), "{report}");
+    assert_eq!(lab.reservation(incident.offender).await.unwrap(), None);
+    assert!(lab.record(incident.offender).await.unwrap().is_none());
+    assert_eq!(lab.history().await.unwrap().len(), 1);
+    std::fs::remove_file(file).ok();
 }

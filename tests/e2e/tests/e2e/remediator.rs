@@ -13,7 +13,7 @@ use cguard_core::intake::parse_event;
 use cguard_core::model::{Change, Reservation, Status, Tier};
 use cguard_core::plan::Skip;
 use cguard_core::ranking::RankedBy;
-use cguard_core::record::{Record, TAG_INCIDENT};
+use cguard_core::record::TAG_INCIDENT;
 use cguard_core::report::{Outcome, Report};
 use cguard_e2e::{ClassicIncident, Lab, Load, event_at, minutes_before};
 use chrono::{Duration, Utc};
@@ -60,7 +60,9 @@ async fn classic_incident_is_limited_at_the_source_and_capped_and_a_duplicate_ch
     assert_eq!((rate, burst), (3.33, 4));
     assert_eq!(lab.reservation(incident.offender).await.unwrap(), Some(100));
     // ...with the previous values recorded on the function before the change
-    let record = Record::from_tags(&lab.tags(incident.offender).await.unwrap())
+    let record = lab
+        .record(incident.offender)
+        .await
         .unwrap()
         .expect("a record");
     assert_eq!(record.incident, report.incident);
@@ -242,9 +244,7 @@ async fn a_rejected_cap_is_reported_and_leaves_no_record_of_a_change_not_made() 
         "{cap:?}"
     );
     assert_eq!(lab.reservation(incident.offender).await.unwrap(), None);
-    let record = Record::from_tags(&lab.tags(incident.offender).await.unwrap())
-        .unwrap()
-        .unwrap();
+    let record = lab.record(incident.offender).await.unwrap().unwrap();
     assert_eq!(record.actions.len(), 1);
     assert_eq!(record.actions.values().next().unwrap().tier, Tier::Source);
 }

@@ -67,3 +67,85 @@ async fn the_real_alarm_pushed_into_alarm_on_a_calm_account_changes_nothing() {
     assert_eq!(lab.reservation("search").await.unwrap(), None);
     assert!(lab.tags("search").await.unwrap().is_empty());
 }
+
+/// Issue 9: records used to be tags on the function; anyone allowed `lambda:TagResource` on one
+/// idle function could write one (restoring a protected function to 0, say), or copy a genuine
+/// one. Now tags are a pointer for people: the ledger alone is obeyed, and a pointer it does not
+/// back is reported as tampering.
+#[tokio::test]
+async fn forged_and_copied_record_tags_change_nothing_and_are_reported() {
+    use base64::Engine as _;
+    use cguard_core::audit::AuditError;
+    use cguard_core::record::TAG_INCIDENT;
+    use cguard_e2e::ClassicIncident;
+
+    // GIVEN a genuine incident, limited by the guard
+    let lab = Lab::new("eu-west-3").await.unwrap();
+    let incident = ClassicIncident::seed(&lab, Utc::now() - Duration::seconds(30))
+        .await
+        .unwrap();
+    let event = event_at("sns-account-concurrency.json", incident.at, &lab.region).unwrap();
+    let request = parse_event(&event).unwrap().remove(0);
+    let report = lab
+        .guard(Policy::default())
+        .remediate(&request, Utc::now())
+        .await;
+    assert_eq!(report.outcome, Outcome::Remediated, "{report}");
+    let genuine = lab.tags(incident.offender).await.unwrap()[TAG_INCIDENT].clone();
+
+    // AND on the victim, the pointer copied and an old-style record that "undoes" a change of
+    // the protected function to reserved 0 (the shape the guard used to read from tags)
+    let forged = cguard_core::record::RecordedAction {
+        tier: cguard_core::model::Tier::Reservation,
+        change: cguard_core::model::Change::Reservation {
+            function: incident.protected.into(),
+            previous: cguard_core::model::Reservation::Reserved(0),
+            new: cguard_core::model::Reservation::Reserved(300),
+        },
+        at: Utc::now() - Duration::hours(2),
+    };
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&forged).unwrap());
+    let victim_arn = format!(
+        "arn:aws:lambda:{}:{}:function:{}",
+        lab.region,
+        cguard_e2e::ACCOUNT,
+        incident.victim
+    );
+    lab.lambda
+        .tag_resource()
+        .resource(&victim_arn)
+        .tags(TAG_INCIDENT, &genuine)
+        .tags("concurrency-guard:opened", "2026-01-01T00:00:00Z")
+        .tags("concurrency-guard:action:0", encoded)
+        .send()
+        .await
+        .unwrap();
+    let before = (
+        lab.reservation(incident.protected).await.unwrap(),
+        lab.reservation(incident.victim).await.unwrap(),
+        lab.reservation(incident.offender).await.unwrap(),
+    );
+
+    // WHEN an operator restores the victim and the auditor passes
+    let asked = lab
+        .guard(Policy::default())
+        .restore_function(incident.victim, Utc::now())
+        .await;
+    let pass = lab.guard(Policy::default()).audit(Utc::now()).await;
+
+    // THEN no reservation changed, the genuine incident is still open, and the copy is reported
+    let after = (
+        lab.reservation(incident.protected).await.unwrap(),
+        lab.reservation(incident.victim).await.unwrap(),
+        lab.reservation(incident.offender).await.unwrap(),
+    );
+    assert_eq!(after, before, "{asked}\n{pass}");
+    assert!(asked.incidents[0].restore.is_empty(), "{asked}");
+    assert!(
+        pass.errors.iter().any(|e| matches!(e,
+            AuditError::Tampered { function, ledger: None, .. } if function == incident.victim)),
+        "{pass}"
+    );
+    assert!(lab.record(incident.offender).await.unwrap().is_some());
+}
