@@ -14,9 +14,10 @@ Fails (exit 1, one line per problem) when
 * a role grants an action that the binary it runs (Metadata.BuildProperties.
   Binary) never needs, or lacks one it calls: ``CODE_OPERATIONS`` lists every
   AWS call of the adapters (shared/aws/src/**/*.rs) and which binary makes it,
-  DynamoDB's included (the ledger); the calls only ``cguard init`` makes
-  (``OPERATOR_OPERATIONS``: CreateTable, UpdateTimeToLive, ...) are never
-  granted to a function's role;
+  DynamoDB's included (the ledger); the calls only the CLI makes
+  (``OPERATOR_OPERATIONS``: ``cguard init``'s CreateTable, UpdateTimeToLive,
+  ...; ``cguard backtest``'s DescribeAlarmHistory) are never granted to a
+  function's role;
 * an API Gateway verb (GET, PATCH, DELETE) is granted on a resource wider
   than the paths the code touches (``CODE_OPERATIONS``: stages, and route
   settings for the DELETE that restores an HTTP API route);
@@ -168,11 +169,13 @@ CODE_OPERATIONS: tuple[Operation, ...] = (
     Operation("sns:Publish", "sns:Publish", REMEDIATOR),
 )
 
-# What only `cguard init` calls, at an operator's terminal (shared/aws/src/ledger/table.rs):
-# creating the ledger's table and turning on what protects it, or reading an existing one. The
-# template creates the table itself, so no function's role may hold these.
+# What only the CLI calls, at an operator's terminal, with the command that calls it (in
+# `binaries`): `cguard init` creates the ledger's table and turns on what protects it, or reads
+# an existing one (shared/aws/src/ledger/table.rs) -- the template creates the table itself;
+# `cguard backtest` reads the alarms' history (shared/aws/src/history.rs). No function's role
+# may hold these.
 OPERATOR_OPERATIONS: tuple[Operation, ...] = tuple(
-    Operation(call, call, frozenset())
+    Operation(call, call, frozenset({"cguard init"}))
     for call in (
         "dynamodb:CreateTable",
         "dynamodb:DescribeTable",
@@ -181,6 +184,8 @@ OPERATOR_OPERATIONS: tuple[Operation, ...] = tuple(
         "dynamodb:DescribeTimeToLive",
         "dynamodb:DescribeContinuousBackups",
     )
+) + (
+    Operation("cloudwatch:DescribeAlarmHistory", "cloudwatch:DescribeAlarmHistory", frozenset({"cguard backtest"})),
 )
 
 # What Lambda itself does with a function's role (not calls in the code): these may be
@@ -776,10 +781,13 @@ class Policies:
                     if "*" in action:
                         continue  # reported as a wildcard
                     if action.lower() not in needed:
-                        operator_only = any(op.action.lower() == action.lower() for op in OPERATOR_OPERATIONS)
+                        operator = next(
+                            (op for op in OPERATOR_OPERATIONS if op.action.lower() == action.lower()), None
+                        )
                         why = (
-                            "only `cguard init` calls it, at an operator's terminal (OPERATOR_OPERATIONS)"
-                            if operator_only
+                            f"only `{' and '.join(sorted(operator.binaries))}` calls it, at an operator's "
+                            "terminal (OPERATOR_OPERATIONS)"
+                            if operator
                             else "CODE_OPERATIONS in scripts/check_iam.py lists what shared/aws/src calls"
                         )
                         problems.append(f"{st.label}: {action} is granted but the {who} never calls it ({why})")

@@ -725,6 +725,20 @@ def test_cguard_init_calls_are_never_a_functions(template: dict, action: str) ->
     ), problems
 
 
+def test_cguard_backtest_reads_are_never_a_functions(template: dict) -> None:
+    # The alarms' history is read only by an operator's `cguard backtest`, never by a Lambda.
+    statement(template, "RemediatorRole", "ConfirmAlarms")["Action"] = [
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:DescribeAlarmHistory",
+    ]
+    problems = problems_of(template)
+    assert any(
+        "cloudwatch:DescribeAlarmHistory is granted but the remediator never calls it (only `cguard backtest` calls it"
+        in p
+        for p in problems
+    ), problems
+
+
 @pytest.mark.parametrize(
     ("role", "sid", "action", "call"),
     [

@@ -4,6 +4,8 @@
 //! AWS configuration comes from the standard chain (`AWS_ENDPOINT_URL`, `AWS_REGION`,
 //! profiles); the policy from the same `CGUARD_*` variables the functions read.
 
+mod backtest;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -61,6 +63,18 @@ enum Command {
     /// Create what the guard needs where the template has not: the ledger table, under the
     /// template's default name (or CGUARD_LEDGER_TABLE). Idempotent; changes nothing else.
     Init,
+    /// Every transition of the guard's alarms into ALARM in the period (CloudWatch alarm
+    /// history, kept 30 days), and what the guard would have done then from the metrics as they
+    /// were: a dry-run replay of each, newest first, at most 100. Changes nothing.
+    Backtest {
+        /// How far back: "30d", "12h", "7days".
+        #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+        since: std::time::Duration,
+        /// The alarms examined: those whose names start with this (the template names its
+        /// alarms "<stack>-…").
+        #[arg(long, default_value = "concurrency-guard")]
+        alarm_prefix: String,
+    },
     /// Closed incidents from the ledger's history, newest first.
     History {
         /// How far back: "30d", "12h", "90days" (history is kept CGUARD_HISTORY_DAYS days).
@@ -96,6 +110,10 @@ async fn run(cli: &Cli) -> Result<bool> {
         Command::Restore { function } => return run_restore(cli, settings, function).await,
         Command::Init => return run_init(settings).await,
         Command::History { since } => return run_history(cli, settings, *since).await,
+        Command::Backtest {
+            since,
+            alarm_prefix,
+        } => return backtest::run(cli.json, settings, *since, alarm_prefix).await,
     };
     settings.policy.dry_run |= dry_run;
     let text =

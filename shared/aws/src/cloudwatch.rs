@@ -1,4 +1,5 @@
-//! CloudWatch reads: recently active functions, batched `GetMetricData`, alarm states.
+//! CloudWatch reads: recently active functions, batched `GetMetricData`, alarm states (alarm
+//! evidence is `alarms.rs`'s, alarm history `history.rs`'s).
 //!
 //! Cost does not grow per function: one `ListMetrics` page per 500 functions, one
 //! `GetMetricData` call per 500 queries (one query per function for peaks, four per candidate
@@ -11,6 +12,7 @@ use aws_sdk_cloudwatch::types::{
     StateValue, StatusCode,
 };
 use aws_smithy_types::DateTime as SmithyTime;
+use cguard_core::backtest::AlarmTransition;
 use cguard_core::confirm::AlarmEvidence;
 use cguard_core::intake::AlarmState;
 use cguard_core::observation::{FunctionUsage, Peaks, Series, Window};
@@ -184,14 +186,20 @@ impl Metrics for Aws {
         }))
     }
 
-    async fn active_functions(&self) -> PortResult<Vec<String>> {
+    async fn active_functions(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> PortResult<Vec<String>> {
+        // "Recently active" is CloudWatch's only filter, and it means the last 3 hours; without
+        // it ListMetrics returns every metric with data in the last two weeks.
+        let recent = since >= chrono::Utc::now() - chrono::Duration::hours(3);
         let pages: Vec<_> = self
             .cloudwatch
             .list_metrics()
             .namespace(LAMBDA)
             .metric_name("ConcurrentExecutions")
             .dimensions(DimensionFilter::builder().name("FunctionName").build())
-            .recently_active(RecentlyActive::Pt3H)
+            .set_recently_active(recent.then_some(RecentlyActive::Pt3H))
             .into_paginator()
             .send()
             .try_collect()
@@ -293,5 +301,14 @@ impl Metrics for Aws {
             StateValue::Ok => AlarmState::Ok,
             _ => AlarmState::InsufficientData,
         }))
+    }
+
+    async fn alarm_transitions(
+        &self,
+        prefix: &str,
+        since: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> PortResult<Vec<AlarmTransition>> {
+        self.read_alarm_transitions(prefix, since, until).await
     }
 }

@@ -8,6 +8,7 @@ mod alarms;
 mod apigateway;
 mod cloudwatch;
 pub mod error;
+mod history;
 mod lambda;
 mod ledger;
 pub mod notify;

@@ -50,7 +50,7 @@ fn dimensions(d: &[Dimension]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn alarm_info(a: &MetricAlarm) -> AlarmInfo {
+pub(crate) fn alarm_info(a: &MetricAlarm) -> AlarmInfo {
     let mut metrics: Vec<MetricRef> = a
         .metrics()
         .iter()

@@ -11,7 +11,8 @@
 //! - [`record`]: previous values stored as tags before anything changes;
 //! - [`report`]: the one JSON document (and human summary) per alarm;
 //! - [`audit`]: the auditor's verify and decide; [`posture`]: the production checklist;
-//! - [`error`]: how an AWS call failed, and [`fault`]: what that left undone, as values.
+//! - [`error`]: how an AWS call failed, and [`fault`]: what that left undone, as values;
+//! - [`backtest`]: past transitions into ALARM, replayed as dry runs, and their table.
 //!
 //! Nothing here is async and nothing calls anything: the use-cases that read, call this crate
 //! and carry its decisions out live in `cguard-engine`, over ports that crate defines.
@@ -20,6 +21,7 @@
 
 pub mod attribution;
 pub mod audit;
+pub mod backtest;
 pub mod config;
 pub mod confirm;
 pub mod drivers;

@@ -7,9 +7,11 @@
 //! - [`audit`]: the auditor's pass — verify, decide, escalate or restore exactly;
 //! - [`posture`]: the reads behind the production checklist, and its metric;
 //! - [`run`]: the entry points the Lambdas and the CLI call: a batch of requests, one audit
-//!   pass.
+//!   pass;
+//! - [`backtest`]: past transitions into ALARM replayed through [`remediate`] as dry runs.
 
 pub mod audit;
+pub mod backtest;
 pub mod memory;
 pub mod ports;
 pub mod posture;

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use cguard_core::backtest::AlarmTransition;
 use cguard_core::confirm::AlarmEvidence;
 use cguard_core::intake::AlarmState;
 use cguard_core::intake::IncidentId;
@@ -28,8 +29,13 @@ pub trait Metrics: Sync {
         window: &Window,
         limit: usize,
     ) -> impl Future<Output = PortResult<Option<TopPeaks>>> + Send;
-    /// Functions that emitted Lambda metrics recently.
-    fn active_functions(&self) -> impl Future<Output = PortResult<Vec<String>>> + Send;
+    /// Functions that emitted Lambda metrics since `since` — cheaply for a recent window
+    /// (CloudWatch's "recently active", the last 3 hours), else over everything it still keeps
+    /// (two weeks), so a backtest of an older incident still sees an offender idle since.
+    fn active_functions(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<Vec<String>>> + Send;
     /// Peak `ConcurrentExecutions` of each function and of the account, batched.
     fn peaks(
         &self,
@@ -55,6 +61,15 @@ pub trait Metrics: Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = PortResult<Option<AlarmState>>> + Send;
+    /// Every transition into ALARM between `since` and `until` of the metric alarms whose names
+    /// start with `prefix`, each with the alarm's definition as it is now, in any order (for
+    /// `cguard backtest` only: `cguard-aws` reads CloudWatch's alarm history).
+    fn alarm_transitions(
+        &self,
+        prefix: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<Vec<AlarmTransition>>> + Send;
 }
 
 /// Reads of what exists and what drives it.
@@ -172,8 +187,11 @@ impl<T: Metrics> Metrics for &T {
     ) -> impl Future<Output = PortResult<Option<TopPeaks>>> + Send {
         (**self).top_peaks(window, limit)
     }
-    fn active_functions(&self) -> impl Future<Output = PortResult<Vec<String>>> + Send {
-        (**self).active_functions()
+    fn active_functions(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<Vec<String>>> + Send {
+        (**self).active_functions(since)
     }
     fn peaks(
         &self,
@@ -201,6 +219,14 @@ impl<T: Metrics> Metrics for &T {
         name: &str,
     ) -> impl Future<Output = PortResult<Option<AlarmState>>> + Send {
         (**self).alarm_state(name)
+    }
+    fn alarm_transitions(
+        &self,
+        prefix: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<Vec<AlarmTransition>>> + Send {
+        (**self).alarm_transitions(prefix, since, until)
     }
 }
 

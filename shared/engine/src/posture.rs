@@ -20,10 +20,9 @@ pub async fn gather<A: Ports + Posture>(
     now: DateTime<Utc>,
 ) -> PostureFacts {
     let busy = async {
-        let active = aws.active_functions().await?;
-        let peaks = aws
-            .peaks(&active, &Window::before(now, BUSY_WINDOW_MINUTES))
-            .await?;
+        let window = Window::before(now, BUSY_WINDOW_MINUTES);
+        let active = aws.active_functions(window.start).await?;
+        let peaks = aws.peaks(&active, &window).await?;
         let mut busy = Vec::new();
         for (function, peak) in busy_candidates(&peaks, policy) {
             let reservation = aws

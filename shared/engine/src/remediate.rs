@@ -238,7 +238,7 @@ async fn observe<P: Ports>(
         Ok(peaks) => (peaks, RankedBy::Insights),
         Err(why) => {
             tracing::info!(because = %why, "ranking every active function instead");
-            let active = aws.active_functions().await?;
+            let active = aws.active_functions(window.start).await?;
             (aws.peaks(&active, window).await?, RankedBy::Batched(why))
         }
     };

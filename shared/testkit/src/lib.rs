@@ -14,6 +14,7 @@ mod ports;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
+use cguard_core::backtest::AlarmTransition;
 use cguard_core::confirm::{AlarmEvidence, Comparison};
 use cguard_core::error::{ErrorKind, PortError, PortResult};
 use cguard_core::intake::{Alarm, AlarmState};
@@ -115,6 +116,8 @@ pub struct State {
     pub insights: Option<TopPeaks>,
     /// The state of every alarm asked about; `None`: the alarm does not exist.
     pub alarm: Option<AlarmState>,
+    /// CloudWatch's alarm history: the transitions into ALARM a backtest reads.
+    pub alarm_history: Vec<AlarmTransition>,
     pub queue_mappings: Vec<QueueMapping>,
     pub rest_stages: Vec<ApiStage>,
     pub alarms: Vec<AlarmInfo>,
@@ -238,6 +241,15 @@ impl FakeAccount {
 
     pub fn with_alarm_state(self, state: Option<AlarmState>) -> Self {
         self.state().alarm = state;
+        self
+    }
+
+    /// Adds `transitions` to the alarms' history.
+    pub fn with_alarm_history(
+        self,
+        transitions: impl IntoIterator<Item = AlarmTransition>,
+    ) -> Self {
+        self.state().alarm_history.extend(transitions);
         self
     }
 

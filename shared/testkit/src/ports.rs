@@ -1,5 +1,6 @@
 //! Every port of `cguard-engine`, answered from [`State`](crate::State).
 
+use cguard_core::backtest::AlarmTransition;
 use cguard_core::confirm::AlarmEvidence;
 use cguard_core::error::{ErrorKind, PortError, PortResult};
 use cguard_core::intake::AlarmState;
@@ -21,7 +22,7 @@ impl Metrics for FakeAccount {
         Ok(self.read().insights.clone())
     }
 
-    async fn active_functions(&self) -> PortResult<Vec<String>> {
+    async fn active_functions(&self, _: DateTime<Utc>) -> PortResult<Vec<String>> {
         Ok(self.read().functions.keys().cloned().collect())
     }
 
@@ -55,6 +56,22 @@ impl Metrics for FakeAccount {
 
     async fn alarm_state(&self, _: &str) -> PortResult<Option<AlarmState>> {
         Ok(self.read().alarm)
+    }
+
+    /// The recorded transitions of the alarms named `prefix…`, `since` ≤ time ≤ `until`.
+    async fn alarm_transitions(
+        &self,
+        prefix: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> PortResult<Vec<AlarmTransition>> {
+        Ok(self
+            .read()
+            .alarm_history
+            .iter()
+            .filter(|t| t.alarm.starts_with(prefix) && (since..=until).contains(&t.at))
+            .cloned()
+            .collect())
     }
 }
 

@@ -308,7 +308,10 @@ async fn active_functions_follow_pages_and_keep_function_level_metrics_only() {
     });
 
     // WHEN the active functions are listed
-    let names = aws.active_functions().await.unwrap();
+    let names = aws
+        .active_functions(chrono::Utc::now() - chrono::Duration::minutes(10))
+        .await
+        .unwrap();
 
     // THEN both pages were read, and each function appears once, from its own series
     assert_eq!(names, ["orders-api", "report-builder", "thumbnailer"]);
@@ -617,4 +620,31 @@ async fn an_alarm_this_account_does_not_have_has_no_evidence() {
         aws.alarm_evidence("forged", Utc::now()).await.unwrap(),
         None
     );
+}
+
+#[tokio::test]
+async fn an_older_window_lists_every_function_cloudwatch_still_keeps() {
+    // GIVEN a backtest of an incident five days ago: "recently active" (3 h) would miss an
+    // offender idle since, so the listing must go without it (two weeks of metrics)
+    let unfiltered = mock!(CloudWatch::list_metrics)
+        .match_requests(|r| r.recently_active().is_none())
+        .then_output(|| {
+            ListMetricsOutput::builder()
+                .metrics(lambda_metric(&[("FunctionName", "last-weeks-hog")]))
+                .build()
+        });
+    let aws = aws(Rules {
+        cloudwatch: vec![&unfiltered],
+        ..Default::default()
+    });
+
+    // WHEN the functions active since then are listed
+    let names = aws
+        .active_functions(chrono::Utc::now() - chrono::Duration::days(5))
+        .await
+        .unwrap();
+
+    // THEN the unfiltered listing was asked for, and the idle offender is in it
+    assert_eq!(names, ["last-weeks-hog"]);
+    assert_eq!(unfiltered.num_calls(), 1);
 }
