@@ -233,28 +233,35 @@ impl Pointers for Aws {
     }
 
     async fn pointers(&self) -> PortResult<Vec<(String, String)>> {
-        // One paginated call finds every tagged function, however many functions exist.
+        self.tagged(TAG_INCIDENT).await
+    }
+}
+
+impl Aws {
+    /// Every function carrying the tag `key`, with its value: one paginated call, however many
+    /// functions the account has.
+    pub(crate) async fn tagged(&self, key: &str) -> PortResult<Vec<(String, String)>> {
         let pages: Vec<_> = self
             .tagging
             .get_resources()
             .resource_type_filters("lambda:function")
-            .tag_filters(TagFilter::builder().key(TAG_INCIDENT).build())
+            .tag_filters(TagFilter::builder().key(key).build())
             .into_paginator()
             .send()
             .try_collect()
             .await
             .map_err(|e| classify("tag:GetResources", e))?;
-        let mut pointers: Vec<(String, String)> = pages
+        let mut tagged: Vec<(String, String)> = pages
             .iter()
             .flat_map(|p| p.resource_tag_mapping_list())
             .filter_map(|m| {
                 let function = canonical_function_name(m.resource_arn()?)?;
-                let incident = m.tags().iter().find(|t| t.key() == TAG_INCIDENT)?;
-                Some((function, incident.value().to_owned()))
+                let tag = m.tags().iter().find(|t| t.key() == key)?;
+                Some((function, tag.value().to_owned()))
             })
             .collect();
-        pointers.sort();
-        pointers.dedup_by(|a, b| a.0 == b.0);
-        Ok(pointers)
+        tagged.sort();
+        tagged.dedup_by(|a, b| a.0 == b.0);
+        Ok(tagged)
     }
 }

@@ -122,6 +122,10 @@ impl Aws {
 }
 
 impl Posture for Aws {
+    async fn tagged_functions(&self, key: &str) -> PortResult<Vec<(String, String)>> {
+        self.tagged(key).await
+    }
+
     async fn function_reservation(&self, function: &str) -> PortResult<Reservation> {
         self.reservation(function).await
     }

@@ -20,6 +20,7 @@ fn a_posture_finding_naming_a_hostile_api_is_shown_escaped() {
             severity: Severity::Warning,
             detail: format!("stage prod of API shop{HIDE} invokes Lambda without a throttle"),
         }],
+        protected_by_tag: Some(vec![format!("self-exempt{HIDE}")]),
     };
     let text = report.to_string();
     assert!(!text.contains('\u{1b}'), "{text:?}");

@@ -164,6 +164,11 @@ pub trait Posture: Sync {
     fn rest_stages(&self) -> impl Future<Output = PortResult<Vec<ApiStage>>> + Send;
     /// Every metric alarm, paginated.
     fn alarms(&self) -> impl Future<Output = PortResult<Vec<AlarmInfo>>> + Send;
+    /// Every function carrying the tag `key`, with its value.
+    fn tagged_functions(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = PortResult<Vec<(String, String)>>> + Send;
     /// One datapoint (unit Count).
     fn put_metric(
         &self,
@@ -332,6 +337,12 @@ impl<T: Posture> Posture for &T {
     }
     fn alarms(&self) -> impl Future<Output = PortResult<Vec<AlarmInfo>>> + Send {
         (**self).alarms()
+    }
+    fn tagged_functions(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = PortResult<Vec<(String, String)>>> + Send {
+        (**self).tagged_functions(key)
     }
     fn put_metric(
         &self,

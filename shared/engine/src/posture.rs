@@ -2,6 +2,7 @@
 //! "unknown" finding, never a silent pass), and the one write: the `PostureFindings` metric.
 
 use cguard_core::config::Policy;
+use cguard_core::model::TAG_PROTECTED;
 use cguard_core::observation::Window;
 use cguard_core::posture::{
     BUSY_WINDOW_MINUTES, Busy, METRIC_NAME, PostureFacts, PostureReport, PostureSettings, assess,
@@ -47,13 +48,14 @@ pub async fn gather<A: Ports + Posture>(
             None => None,
         }
     };
-    let (account, busy, queues, stages, remediator, alarms) = futures::join!(
+    let (account, busy, queues, stages, remediator, alarms, protected) = futures::join!(
         aws.account(),
         busy,
         aws.queue_mappings(),
         aws.rest_stages(),
         remediator,
         aws.alarms(),
+        aws.tagged_functions(TAG_PROTECTED),
     );
     PostureFacts {
         account: account.map_err(Failure::from),
@@ -62,6 +64,7 @@ pub async fn gather<A: Ports + Posture>(
         stages: stages.map_err(Failure::from),
         remediator,
         alarms: alarms.map_err(Failure::from),
+        protected: protected.map_err(Failure::from),
     }
 }
 

@@ -255,6 +255,15 @@ impl Pointers for FakeAccount {
 }
 
 impl Posture for FakeAccount {
+    async fn tagged_functions(&self, key: &str) -> PortResult<Vec<(String, String)>> {
+        Ok(self
+            .read()
+            .functions
+            .values()
+            .filter_map(|f| Some((f.name.clone(), f.tags.get(key)?.clone())))
+            .collect())
+    }
+
     async fn function_reservation(&self, function: &str) -> PortResult<Reservation> {
         match self
             .read()

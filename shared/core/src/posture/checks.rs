@@ -36,6 +36,9 @@ pub enum Check {
     /// An account-wide concurrency alarm reaches the guard.
     #[serde(rename = "account_concurrency_alarm")]
     AccountAlarm,
+    /// The functions exempted by the protection tag could be listed.
+    #[serde(rename = "protected_by_tag")]
+    ProtectedByTag,
 }
 
 impl Check {
@@ -69,9 +72,38 @@ pub fn assess(
         api_stages(facts),
         remediator_reservation(facts, settings),
         account_alarm(facts, settings),
+        protected_unlisted(facts),
     ]
     .concat();
-    PostureReport { at, findings }
+    PostureReport {
+        at,
+        findings,
+        protected_by_tag: protected_by_tag(facts),
+    }
+}
+
+/// The functions the protection tag exempts, with the value the guard itself honours (`true`,
+/// any case).
+fn protected_by_tag(facts: &PostureFacts) -> Option<Vec<String>> {
+    let tagged = facts.protected.as_ref().ok()?;
+    let mut names: Vec<String> = tagged
+        .iter()
+        .filter(|(_, value)| value.eq_ignore_ascii_case("true"))
+        .map(|(name, _)| name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    Some(names)
+}
+
+fn protected_unlisted(facts: &PostureFacts) -> Vec<Finding> {
+    match &facts.protected {
+        Ok(_) => Vec::new(),
+        Err(e) => vec![Check::ProtectedByTag.finding(
+            Severity::Unknown,
+            format!("could not list the functions tagged protected: {e}"),
+        )],
+    }
 }
 
 fn headroom(facts: &PostureFacts, policy: &Policy) -> Vec<Finding> {
@@ -392,7 +424,29 @@ mod tests {
             stages: Ok(vec![stage("prod", true, Some(true))]),
             remediator: Some(Ok(Some(Reservation::Reserved(5)))),
             alarms: Ok(vec![concurrency_alarm(&[TOPIC])]),
+            protected: Ok(vec![
+                ("payments".into(), "TRUE".into()),
+                ("scratch".into(), "no".into()),
+            ]),
         }
+    }
+
+    #[test]
+    fn tag_protected_functions_are_listed_not_counted() {
+        let report = assess(&healthy(), &Policy::default(), &settings(), at());
+        assert_eq!(report.protected_by_tag, Some(vec!["payments".to_owned()]));
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+        assert!(report.to_string().contains("never limited"), "{report}");
+        let unreadable = PostureFacts {
+            protected: Err(denied()),
+            ..healthy()
+        };
+        let report = assess(&unreadable, &Policy::default(), &settings(), at());
+        assert_eq!(report.protected_by_tag, None);
+        assert_eq!(
+            found(&report.findings),
+            [(Check::ProtectedByTag, Severity::Unknown)]
+        );
     }
 
     fn found(findings: &[Finding]) -> Vec<(Check, Severity)> {
@@ -446,6 +500,7 @@ mod tests {
             alarms: Ok(vec![concurrency_alarm(&[
                 "arn:aws:sns:us-east-1:1:someone-else",
             ])]),
+            protected: Ok(vec![]),
         };
         let r = assess(&f, &Policy::default(), &settings(), at());
         assert_eq!(
@@ -471,6 +526,7 @@ mod tests {
             stages: Err(denied()),
             remediator: None,
             alarms: Err(denied()),
+            protected: Err(denied()),
         };
         let r = assess(&f, &Policy::default(), &settings(), at());
         assert_eq!(
@@ -482,6 +538,7 @@ mod tests {
                 (Check::ApiStages, Severity::Unknown),
                 (Check::RemediatorReservation, Severity::Unknown),
                 (Check::AccountAlarm, Severity::Unknown),
+                (Check::ProtectedByTag, Severity::Unknown),
             ],
             "{r}"
         );

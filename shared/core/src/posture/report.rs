@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AlarmInfo, ApiStage, Check, QueueMapping};
 use crate::error::Failure;
-use crate::model::{AccountFacts, Reservation};
+use crate::model::{AccountFacts, Reservation, TAG_PROTECTED};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -32,6 +32,11 @@ pub struct Finding {
 pub struct PostureReport {
     pub at: DateTime<Utc>,
     pub findings: Vec<Finding>,
+    /// Functions tagged `concurrency-guard:protected=true`, which the guard never limits: not a
+    /// finding (protection is a choice), listed so that a protection an offender's owner gave
+    /// themselves is seen. `None` when they could not be listed (a finding says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected_by_tag: Option<Vec<String>>,
 }
 
 /// A busy function and its reservation (or why it could not be read).
@@ -52,6 +57,8 @@ pub struct PostureFacts {
     /// `None` when no remediator is configured; `Some(Ok(None))` when it does not exist.
     pub remediator: Option<Result<Option<Reservation>, Failure>>,
     pub alarms: Result<Vec<AlarmInfo>, Failure>,
+    /// Every function carrying the protection tag, with the tag's value.
+    pub protected: Result<Vec<(String, String)>, Failure>,
 }
 
 impl fmt::Display for Severity {
@@ -82,6 +89,14 @@ impl PostureReport {
         for x in &self.findings {
             writeln!(f, "  {:<8} {}: {}", x.severity, x.check, x.detail)?;
         }
+        if let Some(protected) = &self.protected_by_tag {
+            let names = if protected.is_empty() {
+                "none".to_owned()
+            } else {
+                protected.join(", ")
+            };
+            writeln!(f, "  never limited (tagged {TAG_PROTECTED}=true): {names}")?;
+        }
         Ok(())
     }
 }
@@ -105,6 +120,7 @@ mod tests {
                 finding(Check::BusyFunctions, Severity::Warning, "b"),
                 finding(Check::RemediatorReservation, Severity::Critical, "c"),
             ],
+            protected_by_tag: None,
         }
     }
 
