@@ -1,0 +1,43 @@
+//! Concurrency Guard's simulated account: a seeded, discrete-time model of one AWS account's
+//! Lambda concurrency, in which the guard's own policy can later run through its ports.
+//!
+//! Time advances one second per [`Account::step`]. Work is counted in aggregate, never as
+//! per-request objects: per function an in-flight count with its completions bucketed by
+//! second (Little's law), per queue message counts by receive count, per async queue cohorts
+//! of events. Every AWS figure is a named parameter in [`params`], citing
+//! `shared/SIM-FACTS.md`; scenarios are TOML files ([`Scenario`]).
+//!
+//! ```no_run
+//! use cguard_sim::{Policy, Scenario, run};
+//! let scenario = Scenario::load("scenarios/seed-000.toml".as_ref())?;
+//! let outcome = run(&scenario, Policy::NoGuard)?;
+//! println!("victims throttled {} times", outcome.victims.throttled);
+//! # Ok::<(), cguard_sim::ScenarioError>(())
+//! ```
+
+pub mod account;
+pub mod alarm;
+pub mod api;
+pub mod async_queue;
+pub mod change;
+pub mod cloudwatch;
+pub mod execution;
+pub mod load;
+pub mod outcome;
+pub mod params;
+pub mod policy;
+pub mod scenario;
+pub mod share;
+pub mod sqs;
+pub mod tally;
+
+/// Simulated time: whole seconds since the scenario started.
+pub type Second = u32;
+
+pub use account::Account;
+pub use change::{Refusal, Setting};
+pub use outcome::Outcome;
+pub use params::Params;
+pub use policy::{Policy, run};
+pub use scenario::{Scenario, ScenarioError};
+pub use tally::{Cause, Counts, Role};
