@@ -1,7 +1,7 @@
 //! Changing the account, and reading back what is configured — as the guard's actuator would
 //! see it: the configured value at once, its effect after the propagation delay.
 
-use cguard_core::model::{ApiTarget, Reservation, Throttle};
+use cguard_core::model::{ApiTarget, Change, Current, Reservation, Throttle};
 
 use super::Account;
 use crate::Second;
@@ -40,6 +40,21 @@ impl Account {
         Ok(match &target.route {
             None => stage.configured.default,
             Some(route) => stage.configured.routes.get(route).copied(),
+        })
+    }
+
+    /// What a guard's change targets holds now (the actuator's read-back before a change and
+    /// a restore).
+    pub fn current(&self, change: &Change) -> Result<Current, Refusal> {
+        Ok(match Setting::from(change) {
+            Setting::Reservation { function, .. } => Current::Reservation(
+                self.reservation(&function)
+                    .ok_or(Refusal::NoSuchFunction(function))?,
+            ),
+            Setting::Throttle { target, .. } => Current::Throttle(self.throttle(&target)?),
+            Setting::QueueConcurrency { uuid, .. } => {
+                Current::QueueConcurrency(self.queue_concurrency(&uuid)?)
+            }
         })
     }
 

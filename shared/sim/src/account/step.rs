@@ -6,14 +6,18 @@
 use cguard_core::intake::AlarmState;
 use cguard_core::model::Reservation;
 
-use super::{Account, Delivery, Drive};
+use rand::rngs::ChaCha8Rng;
+
+use super::{Account, Delivery, Drive, Function};
 use crate::alarm::AlarmMetric;
 use crate::api::bucket_limit;
 use crate::async_queue::Settled;
 use crate::cloudwatch::MINUTE;
 use crate::execution::Limited;
 use crate::load::{arrivals, round_stochastic};
+use crate::params::Params;
 use crate::share::proportional;
+use crate::sqs::Queue;
 use crate::tally::{Counts, RoleCounts};
 
 /// Per-second working space, kept between seconds to spare allocations.
@@ -229,55 +233,11 @@ impl Account {
             c.throttled_reservation += tick.limited.by_reservation;
             c.throttled_scaling += tick.limited.by_scaling;
             c.throttled_pool += tick.limited.passed - tick.admitted;
-            let failed = tick.wanted - tick.admitted;
-            match &mut f.drive {
-                Drive::Api {
-                    callers,
-                    retries,
-                    attempts,
-                    ..
-                } => {
-                    c.callers_500 += failed;
-                    let refused = failed + c.callers_429;
-                    c.callers_gave_up += retries.settle(t, attempts, refused, callers, rng);
-                }
-                Drive::Direct {
-                    callers,
-                    retries,
-                    attempts,
-                } => {
-                    c.callers_throttled += failed;
-                    c.callers_gave_up += retries.settle(t, attempts, failed, callers, rng);
-                }
-                Drive::Queue { queue } => {
-                    c.messages_processed +=
-                        queues[*queue].settle(tick.wanted, tick.admitted, &params.sqs);
-                }
-                Drive::Async(q) => {
-                    let mut settled = Settled::default();
-                    let kill_switch = f.effective == Reservation::Reserved(0);
-                    q.settle(
-                        t,
-                        tick.admitted,
-                        kill_switch,
-                        &params.async_invocation,
-                        &mut settled,
-                    );
-                    add_settled(c, &settled);
-                }
-            }
+            f.settle_source(t, tick, queues, params, rng);
             f.exec.refill(&params.scaling);
-            let throttled = c.throttled();
-            if throttled > 0 {
-                f.first_throttle.get_or_insert(t);
-                f.last_throttle = Some(t);
-            }
+            f.record(t, tick);
+            roles[f.role.index()] += &tick.counts;
             let in_flight = f.exec.in_flight();
-            f.metrics
-                .current
-                .observe(in_flight, tick.admitted, throttled);
-            f.totals += &*c;
-            roles[f.role.index()] += &*c;
             concurrent += in_flight;
             match f.effective {
                 Reservation::Unreserved => unreserved += in_flight,
@@ -298,17 +258,27 @@ impl Account {
         self.metrics.close();
     }
 
+    /// An alarm's datapoints, oldest first, as CloudWatch reads them once `published` minutes
+    /// are readable (the evaluation's input, and what a guard re-reads to confirm it).
+    pub fn alarm_datapoints(&self, name: &str, published: usize) -> Option<Vec<Option<f64>>> {
+        let alarm = self.alarm(name)?;
+        let published = published.min(self.metrics.closed().len());
+        Some(
+            alarm
+                .def
+                .datapoints(published, |m| self.datapoint(&alarm.def.metric, m)),
+        )
+    }
+
     /// Every alarm on what CloudWatch has published by now; a change of state is sent on.
     fn evaluate_alarms(&mut self) {
         let published = self.published_minutes();
         let latency = self.params.cloudwatch.delivery_latency_s;
         for a in 0..self.alarms.len() {
-            let datapoints = {
-                let alarm = &self.alarms[a];
-                alarm
-                    .def
-                    .datapoints(published, |m| self.datapoint(&alarm.def.metric, m))
-            };
+            let alarm = &self.alarms[a];
+            let datapoints = alarm
+                .def
+                .datapoints(published, |m| self.datapoint(&alarm.def.metric, m));
             let now = self.now;
             let alarm = &mut self.alarms[a];
             if let Some(change) = alarm.evaluate(now, datapoints)
@@ -345,6 +315,72 @@ impl Account {
                 } as f64)
             }
         }
+    }
+}
+
+impl Function {
+    /// What the source does with what Lambda refused: callers get their 500 (behind API
+    /// Gateway) or 429 (direct) and may retry, SQS pollers hold their batches, async events
+    /// wait for their next try.
+    fn settle_source(
+        &mut self,
+        t: u32,
+        tick: &mut FunctionTick,
+        queues: &mut [Queue],
+        params: &Params,
+        rng: &mut ChaCha8Rng,
+    ) {
+        let c = &mut tick.counts;
+        let failed = tick.wanted - tick.admitted;
+        match &mut self.drive {
+            Drive::Api {
+                callers,
+                retries,
+                attempts,
+                ..
+            } => {
+                c.callers_500 += failed;
+                let refused = failed + c.callers_429;
+                c.callers_gave_up += retries.settle(t, attempts, refused, callers, rng);
+            }
+            Drive::Direct {
+                callers,
+                retries,
+                attempts,
+            } => {
+                c.callers_throttled += failed;
+                c.callers_gave_up += retries.settle(t, attempts, failed, callers, rng);
+            }
+            Drive::Queue { queue } => {
+                c.messages_processed +=
+                    queues[*queue].settle(tick.wanted, tick.admitted, &params.sqs);
+            }
+            Drive::Async(q) => {
+                let mut settled = Settled::default();
+                let kill_switch = self.effective == Reservation::Reserved(0);
+                q.settle(
+                    t,
+                    tick.admitted,
+                    kill_switch,
+                    &params.async_invocation,
+                    &mut settled,
+                );
+                add_settled(c, &settled);
+            }
+        }
+    }
+
+    /// The second in the function's totals and its CloudWatch minute.
+    fn record(&mut self, t: u32, tick: &FunctionTick) {
+        let throttled = tick.counts.throttled();
+        if throttled > 0 {
+            self.first_throttle.get_or_insert(t);
+            self.last_throttle = Some(t);
+        }
+        self.metrics
+            .current
+            .observe(self.exec.in_flight(), tick.admitted, throttled);
+        self.totals += &tick.counts;
     }
 }
 

@@ -53,54 +53,67 @@ impl Scenario {
             {
                 return fail(at("emits.queue"), format!("no queue named {}", e.queue));
             }
-            match &f.source {
-                SourceSpec::Api {
-                    api,
-                    stage,
-                    method,
-                    path,
-                    ..
-                } => {
-                    if !self
-                        .stages
-                        .iter()
-                        .any(|s| &s.api == api && &s.stage == stage)
-                    {
-                        return fail(at("source"), format!("no stage {stage} of api {api}"));
-                    }
-                    if !routes.insert((api, stage, method, path)) {
-                        return fail(at("source"), "another function serves this method");
-                    }
+            self.check_source(&f.source, &at, &mut routes, &mut consumed)?;
+        }
+        Ok(())
+    }
+
+    /// The source's stage or queue exists, one function per method and per queue, and the
+    /// mapping's and async settings' ranges.
+    fn check_source<'a>(
+        &self,
+        source: &'a SourceSpec,
+        at: &dyn Fn(&str) -> String,
+        routes: &mut BTreeSet<(&'a str, &'a str, &'a str, &'a str)>,
+        consumed: &mut BTreeSet<&'a str>,
+    ) -> Result<(), Problem> {
+        match source {
+            SourceSpec::Api {
+                api,
+                stage,
+                method,
+                path,
+                ..
+            } => {
+                if !self
+                    .stages
+                    .iter()
+                    .any(|s| &s.api == api && &s.stage == stage)
+                {
+                    return fail(at("source"), format!("no stage {stage} of api {api}"));
                 }
-                SourceSpec::Queue {
-                    queue,
-                    batch_size,
-                    maximum_concurrency,
-                    ..
-                } => {
-                    if !self.queues.iter().any(|q| &q.name == queue) {
-                        return fail(at("source.queue"), format!("no queue named {queue}"));
-                    }
-                    if !consumed.insert(queue) {
-                        return fail(at("source.queue"), "another function consumes it");
-                    }
-                    if *batch_size == 0 {
-                        return fail(at("source.batch_size"), "must be at least 1");
-                    }
-                    if let Some(m) = maximum_concurrency
-                        && !MAXIMUM_CONCURRENCY_RANGE.contains(m)
-                    {
-                        return fail(at("source.maximum_concurrency"), "must be 2-1000");
-                    }
+                if !routes.insert((api, stage, method, path)) {
+                    return fail(at("source"), "another function serves this method");
                 }
-                SourceSpec::Async {
-                    max_event_age_s: Some(age),
-                    ..
-                } if !(60..=21_600).contains(age) => {
-                    return fail(at("source.max_event_age_s"), "must be 60-21600");
-                }
-                SourceSpec::Async { .. } | SourceSpec::Direct { .. } => {}
             }
+            SourceSpec::Queue {
+                queue,
+                batch_size,
+                maximum_concurrency,
+                ..
+            } => {
+                if !self.queues.iter().any(|q| &q.name == queue) {
+                    return fail(at("source.queue"), format!("no queue named {queue}"));
+                }
+                if !consumed.insert(queue) {
+                    return fail(at("source.queue"), "another function consumes it");
+                }
+                if *batch_size == 0 {
+                    return fail(at("source.batch_size"), "must be at least 1");
+                }
+                if let Some(m) = maximum_concurrency
+                    && !MAXIMUM_CONCURRENCY_RANGE.contains(m)
+                {
+                    return fail(at("source.maximum_concurrency"), "must be 2-1000");
+                }
+            }
+            SourceSpec::Async {
+                max_event_age_s: Some(age),
+                ..
+            } if !(60..=21_600).contains(age) => {
+                return fail(at("source.max_event_age_s"), "must be 60-21600");
+            }
+            SourceSpec::Async { .. } | SourceSpec::Direct { .. } => {}
         }
         Ok(())
     }

@@ -108,6 +108,14 @@ fn peaks_are_read_from_published_minutes_only() {
     assert_eq!(a.account_peak(0..10), Some(900));
     assert_eq!(a.peak("spiky", 5..6), Some(900));
     assert_eq!(a.peak("spiky", 0..5), Some(10));
+    // What a guard re-reads to confirm the alarm: the alarm's own datapoints.
+    let published = a.published_minutes();
+    assert_eq!(published, 6);
+    assert_eq!(
+        a.alarm_datapoints(ACCOUNT_ALARM, published),
+        Some(vec![Some(900.0)])
+    );
+    assert_eq!(a.alarm_datapoints(ACCOUNT_ALARM, 5), Some(vec![Some(10.0)]));
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The account pool, reservations and per-function scaling (SIM-FACTS §1).
 
-use cguard_core::model::Reservation;
+use cguard_core::model::{Change, Current, Reservation};
 use cguard_sim::{Refusal, Setting};
 
 use super::{account, run_to};
@@ -162,6 +162,15 @@ fn a_reservation_reads_back_at_once_and_acts_after_the_propagation_delay() {
     let hog = a.function("hog").expect("exists");
     assert_eq!(hog.reservation(), Reservation::Reserved(0));
     assert_eq!(hog.effective_reservation(), Reservation::Unreserved);
+    let guards_change = Change::Reservation {
+        function: "hog".into(),
+        previous: Reservation::Unreserved,
+        new: Reservation::Reserved(0),
+    };
+    assert_eq!(
+        a.current(&guards_change),
+        Ok(Current::Reservation(Reservation::Reserved(0)))
+    );
     let before = hog.totals().throttled_reservation;
     assert_eq!(before, 0);
     run_to(&mut a, 65);
