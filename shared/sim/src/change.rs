@@ -55,7 +55,7 @@ pub enum Refusal {
     #[error("event source mapping {0} not found (ResourceNotFoundException)")]
     NoSuchMapping(String),
     /// `InvalidParameterValueException`: "…decreases account's
-    /// UnreservedConcurrentExecution below its minimum value of [N]".
+    /// UnreservedConcurrentExecution below its minimum value of \[N\]".
     #[error(
         "reserving this would leave {would_leave} unreserved, below the minimum of {minimum} (InvalidParameterValueException)"
     )]

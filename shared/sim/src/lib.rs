@@ -7,6 +7,18 @@
 //! of events. Every AWS figure is a named parameter in [`params`], citing
 //! `shared/SIM-FACTS.md`; scenarios are TOML files ([`Scenario`]).
 //!
+//! Simplifications, each chosen because no AWS figure says otherwise or because it does not
+//! change who is throttled:
+//! - a full pool is shared among the functions that want more in proportion to what they
+//!   want (requests from many sources interleave at random; no source wins by model order);
+//! - durations of a second or more are whole ticks; a shorter function serves several
+//!   invocations per slot and second;
+//! - in-flight invocations above a lowered reservation run to completion (what Lambda does to
+//!   them is UNCONFIRMED); new ones wait for the reservation;
+//! - functions do not fail: every admitted invocation succeeds, so only throttles retry;
+//! - Lambda's recursive-loop detection and the async queue's slower reading "with a long
+//!   queue" are not modelled (no figure is published for either).
+//!
 //! ```no_run
 //! use cguard_sim::{Policy, Scenario, run};
 //! let scenario = Scenario::load("scenarios/seed-000.toml".as_ref())?;
