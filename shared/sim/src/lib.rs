@@ -14,7 +14,8 @@
 //! - durations of a second or more are whole ticks; a shorter function serves several
 //!   invocations per slot and second;
 //! - in-flight invocations above a lowered reservation run to completion (what Lambda does to
-//!   them is UNCONFIRMED); new ones wait for the reservation;
+//!   them is UNCONFIRMED) and hold their share of the account's pool until they end; new ones
+//!   wait for the reservation;
 //! - functions do not fail: every admitted invocation succeeds, so only throttles retry;
 //! - Lambda's recursive-loop detection and the async queue's slower reading "with a long
 //!   queue" are not modelled (no figure is published for either).

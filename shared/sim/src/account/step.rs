@@ -175,9 +175,12 @@ impl Account {
             params,
             ..
         } = self;
+        // A reserved function holds its reservation, or more while invocations admitted
+        // before a lower reservation still run: they occupy the account's pool until they end.
         let reserved: u64 = functions
             .iter()
-            .map(|f| u64::from(f.effective.held()))
+            .filter(|f| f.effective != Reservation::Unreserved)
+            .map(|f| u64::from(f.effective.held()).max(f.exec.in_flight()))
             .sum();
         let unreserved_busy: u64 = functions
             .iter()

@@ -186,3 +186,35 @@ fn a_reservation_reads_back_at_once_and_acts_after_the_propagation_delay() {
     );
     assert_eq!(a.applied()[0].effective_at, 65);
 }
+
+#[test]
+fn invocations_above_a_lowered_reservation_hold_the_pool_until_they_end() {
+    // The hog holds 290 - 20 (victim) of the pool; capped at 10, its 30-second invocations
+    // still run, so the victim gets room only as they finish, not when the cap acts.
+    let mut a = account(HOG_AND_RESERVED);
+    run_to(&mut a, 60);
+    let hog_before = a.function("hog").expect("exists").in_flight();
+    assert!(hog_before > 200, "{hog_before}");
+    a.apply(Setting::Reservation {
+        function: "hog".into(),
+        value: Reservation::Reserved(10),
+    })
+    .expect("allowed");
+    let throttled_at = |a: &cguard_sim::Account| {
+        a.function("victim")
+            .expect("exists")
+            .totals()
+            .throttled_pool
+    };
+    let before = throttled_at(&a);
+    run_to(&mut a, 70);
+    assert!(
+        throttled_at(&a) > before,
+        "10 s after the cap the hog's invocations still fill the pool"
+    );
+    run_to(&mut a, 95);
+    let settled = throttled_at(&a);
+    run_to(&mut a, 120);
+    assert_eq!(throttled_at(&a), settled, "once they end, the victim fits");
+    assert!(a.function("hog").expect("exists").in_flight() <= 10);
+}
