@@ -6,8 +6,8 @@
 use cguard_core::config::Policy;
 use cguard_core::model::AccountFacts;
 use cguard_core::plan::sizing::{
-    Cap, Floor, Lowered, NoEmergency, api_throttle, emergency, little_rate, queue_maximum,
-    reservation_cap,
+    Cap, Floor, Lowered, NoEmergency, api_throttle, consumer_maximum, emergency, little_rate,
+    queue_maximum, reservation_cap,
 };
 use proptest::prelude::*;
 
@@ -84,6 +84,21 @@ proptest! {
             prop_assert!(n * mappings <= target, "together, the mappings keep the target");
         }
         prop_assert!(queue_maximum(target + 1, mappings) >= n, "monotone in the target");
+    }
+
+    #[test]
+    fn a_consumer_s_mappings_together_stay_within_its_reservation(
+        reserved in 0u32..5_000,
+        mappings in 1u32..20,
+    ) {
+        match consumer_maximum(reserved, mappings) {
+            Some(n) => {
+                prop_assert!((2..=1000).contains(&n), "what Lambda accepts");
+                prop_assert!(n * mappings <= reserved, "never more batches than it may run");
+                prop_assert!(n == 1000 || (n + 1) * mappings > reserved, "the whole share");
+            }
+            None => prop_assert!(reserved / mappings < 2, "no share reaches Lambda's minimum"),
+        }
     }
 
     #[test]

@@ -67,7 +67,8 @@ impl<P: Ports> Guard<P> {
     }
 
     /// Reads the metrics and the account, and attributes; `None` (the report says why) when
-    /// nothing can or need be limited.
+    /// nothing can or need be limited. A victim alarm without an offender goes on: the victim's
+    /// own configuration may be what hurts it (`cguard_core::plan`'s victim relief).
     async fn attribute(
         &self,
         target: &Target,
@@ -112,7 +113,9 @@ impl<P: Ports> Guard<P> {
                 policy.offender_share * 100.0,
                 policy.target_concurrency
             ));
-            return None;
+            if !matches!(target.scope, Scope::Victim { .. }) {
+                return None;
+            }
         }
         Some((attribution, account))
     }
@@ -128,8 +131,15 @@ impl<P: Ports> Guard<P> {
         mut report: Report,
     ) -> Report {
         let _serial = self.changes.hold().await;
-        let Offenders { facts, records } = match gather_facts(&self.ports, &report.offenders).await
+        // A victim alarm's victim is read with the offenders: the planner decides whether its
+        // own configuration needs relief.
+        let mut names = report.offenders.clone();
+        if let Scope::Victim { function } = &target.scope
+            && !names.contains(function)
         {
+            names.push(function.clone());
+        }
+        let Offenders { facts, records } = match gather_facts(&self.ports, &names).await {
             Ok(o) => o,
             Err(e) => {
                 return report.aborted(format!(

@@ -2,6 +2,8 @@
 //!
 //! Tier 1 limits at the source (API stage throttle → callers get 429 instead of 500; SQS
 //! `MaximumConcurrency` → messages wait in the queue). Tier 2 caps the function's reservation.
+//! A victim alarm also relieves the victim where its own configuration hurts it: an SQS
+//! consumer held back by its reservation gets a `MaximumConcurrency` within it (`victim`).
 //! Tier 3, reserved concurrency 0, only where policy allows it *and* the account is in an
 //! emergency (see [`emergency`]). Nothing is ever raised, a reservation is never removed to
 //! "cap", and the account's unreserved minimum is kept.
@@ -14,6 +16,7 @@ mod eligibility;
 pub mod reasons;
 pub mod sizing;
 mod tiers;
+mod victim;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,6 +85,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     for offender in &input.attribution.offenders {
         planner.offender(offender);
     }
+    planner.victim();
     planner.plan
 }
 
@@ -131,7 +135,7 @@ impl Planner<'_> {
                 Tier::Source => {
                     let notes = &mut self.plan.notes;
                     for p in tiers::source_limits(offender, facts, target, notes) {
-                        self.push(offender, p, record);
+                        self.push(&offender.function, p, record);
                     }
                 }
                 Tier::Reservation => {
@@ -140,13 +144,13 @@ impl Planner<'_> {
                         blocked = Some(floor);
                     }
                     let change = p.change.clone();
-                    if self.push(offender, p, record) {
+                    if self.push(&offender.function, p, record) {
                         self.reserve(&change);
                     }
                 }
                 Tier::KillSwitch => {
                     let p = tiers::kill_switch(offender, facts, input.policy, in_emergency(), None);
-                    self.push(offender, p, record);
+                    self.push(&offender.function, p, record);
                 }
             }
         }
@@ -157,7 +161,7 @@ impl Planner<'_> {
             && let Ok(u) = in_emergency()
         {
             let p = tiers::kill_switch(offender, facts, input.policy, Ok(u), blocked);
-            self.push(offender, p, record);
+            self.push(&offender.function, p, record);
         }
     }
 
@@ -181,7 +185,7 @@ impl Planner<'_> {
     /// Adds an action, applying the rules every action obeys: one change per resource per
     /// plan, a redelivered incident does not repeat itself, and the action budget. Returns
     /// whether the action is planned (will be carried out).
-    fn push(&mut self, offender: &Ranked, p: Proposal, record: Option<&Record>) -> bool {
+    fn push(&mut self, function: &str, p: Proposal, record: Option<&Record>) -> bool {
         let resource = p.change.resource();
         let first_response = self.input.escalate_to.is_none();
         let skip = p.skip.or_else(|| {
@@ -207,7 +211,7 @@ impl Planner<'_> {
             self.touched.insert(resource);
         }
         self.plan.actions.push(Action {
-            function: offender.function.clone(),
+            function: function.to_owned(),
             tier: p.tier,
             change: p.change,
             rationale: p.why,

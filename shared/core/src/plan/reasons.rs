@@ -36,6 +36,12 @@ pub enum Skip {
     SharedEntry,
     ThrottledBelow(Throttle),
     QueueLimitedBelow(u32),
+    /// A consumer's reservation shared between its mappings leaves each less than the 2 that
+    /// `MaximumConcurrency` accepts: no setting keeps its pollers within the reservation.
+    BelowQueueMinimum {
+        reserved: u32,
+        mappings: u32,
+    },
     ReservedBelow {
         reserved: u32,
         cap: u32,
@@ -97,6 +103,13 @@ pub enum Why {
         mappings: u32,
         offender: Figures,
     },
+    /// Tier 1 on the SQS mappings of a victim held back by its own reservation: the pollers
+    /// may take no more batches than the function may run.
+    WithinReservation {
+        reserved: u32,
+        mappings: u32,
+        maximum: u32,
+    },
     /// Tier 2.
     Cap {
         target: u32,
@@ -134,6 +147,16 @@ impl fmt::Display for Skip {
             ),
             Self::ThrottledBelow(t) => write!(f, "already limited to {t}"),
             Self::QueueLimitedBelow(n) => write!(f, "already limited to MaximumConcurrency {n}"),
+            Self::BelowQueueMinimum { reserved, mappings } => {
+                write!(f, "reserved {reserved}")?;
+                if *mappings > 1 {
+                    write!(f, " ÷ {mappings} mappings")?;
+                }
+                f.write_str(
+                    " is below MaximumConcurrency's minimum of 2: no setting keeps the pollers \
+                     within the reservation",
+                )
+            }
             Self::ReservedBelow { reserved, cap } => {
                 write!(f, "already capped: reserved {reserved} ≤ {cap}")
             }
@@ -250,6 +273,26 @@ impl fmt::Display for Why {
                      throttled into the DLQ; offender peak {offender}"
                 )
             }
+            Self::WithinReservation {
+                reserved,
+                mappings,
+                maximum,
+            } => {
+                write!(
+                    f,
+                    "SQS MaximumConcurrency = the function's own reservation {reserved}"
+                )?;
+                if *mappings > 1 {
+                    write!(f, " ÷ {mappings} mappings")?;
+                }
+                write!(
+                    f,
+                    " = {maximum}: pollers that take more batches than the reservation runs have \
+                     them throttled until the visibility timeout, and valid messages reach the \
+                     DLQ (AWS: \"Don't set maximum concurrency higher than the function's \
+                     reserved concurrency\")"
+                )
+            }
             Self::Cap {
                 target,
                 lowered,
@@ -304,226 +347,4 @@ impl Serialize for Why {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Reservation;
-    use chrono::TimeZone;
-
-    fn at() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 23, 9, 40, 0).unwrap()
-    }
-
-    const FLOOR: Floor = Floor {
-        minimum: 100,
-        unreserved: 150,
-    };
-
-    const MEASURED: Figures = Figures {
-        peak: Some(600.0),
-        rate: Some(20.0),
-        duration_ms: Some(30_000.0),
-    };
-
-    #[test]
-    fn every_skip_keeps_its_wording() {
-        let cases = [
-            (Skip::NotFound, "function not found"),
-            (Skip::GuardFunction, "one of the guard's own functions"),
-            (
-                Skip::ProtectedByTag,
-                "protected by tag concurrency-guard:protected=true",
-            ),
-            (
-                Skip::ProtectedByList,
-                "protected by CGUARD_PROTECTED_FUNCTIONS",
-            ),
-            (
-                Skip::OtherIncident {
-                    incident: IncidentId::from_recorded("other"),
-                    since: at(),
-                },
-                "already under remediation by incident other since 2026-11-23 09:40:00 UTC; \
-                 the auditor escalates it",
-            ),
-            (
-                Skip::AlreadyCapped {
-                    reserved: 40,
-                    target: 100,
-                },
-                "already capped: reserved 40 ≤ target 100",
-            ),
-            (
-                Skip::SharedEntry,
-                "the stage has other settings for this method and no throttle: a throttle could \
-                 not be removed later without removing them; the reservation limits instead",
-            ),
-            (
-                Skip::ThrottledBelow(Throttle {
-                    rate: 1.0,
-                    burst: 2,
-                }),
-                "already limited to 1 req/s, burst 2",
-            ),
-            (
-                Skip::QueueLimitedBelow(5),
-                "already limited to MaximumConcurrency 5",
-            ),
-            (
-                Skip::ReservedBelow {
-                    reserved: 40,
-                    cap: 100,
-                },
-                "already capped: reserved 40 ≤ 100",
-            ),
-            (
-                Skip::BelowMinimum(FLOOR),
-                "a reservation would leave unreserved concurrency below the account minimum 100 \
-                 (150 unreserved now)",
-            ),
-            (
-                Skip::KillSwitchNotAllowed,
-                "kill switch not allowed: CGUARD_KILL_SWITCH_ALLOWED is false and the function \
-                 is not tagged concurrency-guard:kill-switch=allowed",
-            ),
-            (
-                Skip::NoEmergency(NoEmergency::Below {
-                    utilization: 0.7,
-                    threshold: 0.95,
-                }),
-                "no emergency: account at 70% of its limit, below CGUARD_EMERGENCY_UTILIZATION \
-                 95%",
-            ),
-            (
-                Skip::NoEmergency(NoEmergency::Unknown),
-                "no emergency can be established: the account limit or peak is unknown",
-            ),
-            (Skip::ReservedZero, "already reserved 0"),
-            (
-                Skip::ChangedByThisPlan,
-                "this resource is already changed by this plan",
-            ),
-            (
-                Skip::Recorded { at: at() },
-                "already recorded by this incident at 2026-11-23 09:40:00 UTC (duplicate \
-                 delivery)",
-            ),
-            (
-                Skip::BudgetExhausted { max_actions: 3 },
-                "action budget exhausted (CGUARD_MAX_ACTIONS=3)",
-            ),
-            (
-                Skip::NeverApplied,
-                "never applied: it already holds its previous value",
-            ),
-            (
-                Skip::PersonsValue(Current::Reservation(Reservation::Reserved(300))),
-                "left the person's value: reserved 300",
-            ),
-            (Skip::Gone, "the resource no longer exists"),
-        ];
-        for (skip, wording) in cases {
-            assert_eq!(skip.to_string(), wording);
-            assert_eq!(serde_json::to_value(&skip).unwrap(), wording);
-        }
-    }
-
-    #[test]
-    fn every_rationale_keeps_its_wording() {
-        let cases = [
-            (
-                Why::LittlesLaw {
-                    target: 100,
-                    seconds: 30.0,
-                    per_second: 100.0 / 30.0,
-                    stages: 1,
-                    offender: MEASURED,
-                },
-                "Little's law: target 100 ÷ average duration 30.00 s = 3.33 req/s; at least 1 \
-                 req/s, burst = one second of rate; offender peak 600 concurrent, 20.00 req/s × \
-                 30.00 s ≈ 600 (Little's law)",
-            ),
-            (
-                Why::LittlesLaw {
-                    target: 100,
-                    seconds: 10.0,
-                    per_second: 5.0,
-                    stages: 2,
-                    offender: Figures::default(),
-                },
-                "Little's law: target 100 ÷ average duration 10.00 s = 5.00 req/s ÷ 2 stages; at \
-                 least 1 req/s, burst = one second of rate; offender peak unmeasured",
-            ),
-            (
-                Why::QueueShare {
-                    target: 100,
-                    mappings: 1,
-                    offender: Figures {
-                        peak: Some(700.0),
-                        ..Figures::default()
-                    },
-                },
-                "SQS MaximumConcurrency = target 100 (bounded to 2..=1000): messages wait in the \
-                 queue instead of being throttled into the DLQ; offender peak 700 concurrent",
-            ),
-            (
-                Why::QueueShare {
-                    target: 100,
-                    mappings: 3,
-                    offender: Figures {
-                        peak: None,
-                        ..MEASURED
-                    },
-                },
-                "SQS MaximumConcurrency = target 100 ÷ 3 mappings (bounded to 2..=1000): \
-                 messages wait in the queue instead of being throttled into the DLQ; offender \
-                 peak 20.00 req/s × 30.00 s ≈ 600 (Little's law)",
-            ),
-            (
-                Why::Cap {
-                    target: 100,
-                    lowered: None,
-                    offender: MEASURED,
-                },
-                "cap at target 100 (CGUARD_TARGET_CONCURRENCY); offender peak 600 concurrent, \
-                 20.00 req/s × 30.00 s ≈ 600 (Little's law)",
-            ),
-            (
-                Why::Cap {
-                    target: 100,
-                    lowered: Some(Lowered {
-                        to: 50,
-                        floor: FLOOR,
-                    }),
-                    offender: Figures::default(),
-                },
-                "cap at target 100 (CGUARD_TARGET_CONCURRENCY); offender peak unmeasured; \
-                 lowered from 100 to 50 to keep the account's unreserved minimum 100 (150 \
-                 unreserved now)",
-            ),
-            (Why::KillSwitchRequested, "tier 3 requested"),
-            (
-                Why::Emergency {
-                    utilization: 0.98,
-                    blocked: None,
-                    offender: Figures::default(),
-                },
-                "emergency: account at 98% of its limit; the spike persisted after the lower \
-                 tiers; offender peak unmeasured",
-            ),
-            (
-                Why::Emergency {
-                    utilization: 0.98,
-                    blocked: Some(FLOOR),
-                    offender: Figures::default(),
-                },
-                "emergency: account at 98% of its limit; a reservation would leave unreserved \
-                 concurrency below the account minimum 100 (150 unreserved now); offender peak \
-                 unmeasured",
-            ),
-        ];
-        for (why, wording) in cases {
-            assert_eq!(why.to_string(), wording);
-            assert_eq!(serde_json::to_value(&why).unwrap(), wording);
-        }
-    }
-}
+mod tests;

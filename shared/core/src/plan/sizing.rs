@@ -1,5 +1,6 @@
 //! The formulas, pure and each property-tested on its own (`tests/sizing_props.rs`): how fast a
-//! stage may call, how many messages a mapping may hand over at once, how large a cap fits
+//! stage may call, how many messages a mapping may hand over at once (an offender's, and a
+//! consumer's held back by its own reservation), how large a cap fits
 //! under the account's unreserved minimum, and when the account is in an emergency.
 
 use crate::attribution::round2;
@@ -27,6 +28,16 @@ pub fn api_throttle(target: u32, seconds: f64, stages: usize) -> Throttle {
 /// between them, within the 2..=1000 that Lambda accepts.
 pub fn queue_maximum(target: u32, mappings: u32) -> u32 {
     (target / mappings.max(1)).clamp(2, 1000)
+}
+
+/// SQS `MaximumConcurrency` for each of `mappings` event source mappings of a consumer whose
+/// own reservation is `reserved`: the reservation shared between them, so that together the
+/// pollers never take more batches than the function may run ("Don't set maximum concurrency
+/// higher than the function's reserved concurrency"). `None` when a share would fall below the
+/// 2 that Lambda accepts: no setting then keeps the pollers within the reservation.
+pub fn consumer_maximum(reserved: u32, mappings: u32) -> Option<u32> {
+    let share = reserved / mappings.max(1);
+    (share >= 2).then_some(share.min(1000))
 }
 
 /// The account's unreserved pool, as far as a reservation is concerned.
