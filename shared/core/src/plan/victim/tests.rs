@@ -234,7 +234,13 @@ fn a_protected_victim_or_one_under_another_incident_is_left_alone() {
 fn only_a_victim_alarm_s_first_response_relieves_the_victim() {
     let worker = function("worker", Reservation::Reserved(2), vec![queue("q", None)]);
     let none = BTreeMap::new();
-    let account = plan_for(Scope::Account, vec![], &[worker.clone()], &none, None);
+    let account = plan_for(
+        Scope::Account,
+        vec![],
+        std::slice::from_ref(&worker),
+        &none,
+        None,
+    );
     assert_eq!(account, Plan::default(), "an account alarm names no victim");
     let escalation = plan_for(
         victim_alarm(),
