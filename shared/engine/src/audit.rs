@@ -11,8 +11,9 @@ use std::collections::btree_map::Entry;
 use cguard_core::attribution::Attribution;
 use cguard_core::audit::{
     AuditError, AuditReport, Decision, Health, HoldReason, IncidentAudit, MAX_RECORDS_PER_PASS,
-    Reading, RestoreReason, Undo, Verdict, Verified, decide, respect_people, restore_refusal,
-    schedule, since, tampering, underneath, verify_reading, verify_record,
+    Reading, RestoreReason, Undo, Undoing, Verdict, Verified, decide, respect_people,
+    restore_refusal, schedule, since, tampering, underneath, undoing, verify_reading,
+    verify_record,
 };
 use cguard_core::config::Policy;
 use cguard_core::fault::Fault;
@@ -94,7 +95,7 @@ impl<P: Ports> Guard<P> {
             entry.decision = Some(Decision::Restore {
                 why: RestoreReason::Requested,
             });
-            undo(aws, policy, &loaded, now, &mut entry).await;
+            undo(aws, policy, &loaded, now, Exactly::Yes, &mut entry).await;
         }
         report.incidents.push(entry);
         report
@@ -145,7 +146,9 @@ impl<P: Ports> Guard<P> {
             Decision::Escalate { to, .. } => {
                 escalate(aws, policy, &loaded, usage, to, now, &mut entry).await;
             }
-            Decision::Restore { .. } => undo(aws, policy, &loaded, now, &mut entry).await,
+            Decision::Restore { .. } => {
+                undo(aws, policy, &loaded, now, Exactly::No, &mut entry).await;
+            }
         }
         entry
     }
@@ -284,6 +287,15 @@ async fn escalate<P: Ports>(
     );
 }
 
+/// Whether a restore puts back exactly what was there: an operator's does; the auditor's
+/// keeps a consumer's `MaximumConcurrency` within its own reservation
+/// (`cguard_core::audit::undoing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exactly {
+    Yes,
+    No,
+}
+
 /// Undoes the recorded actions newest first, settling each in the ledger once it is done (or
 /// deliberately left); stops at the first failure and keeps what remains for the next pass.
 /// Nothing is written to a function [`restore_refusal`] rules out, whatever the record says.
@@ -293,20 +305,27 @@ async fn undo<P: Ports>(
     policy: &Policy,
     loaded: &Loaded,
     now: DateTime<Utc>,
+    exactly: Exactly,
     entry: &mut IncidentAudit,
 ) {
     let (Loaded { facts, record }, dry_run) = (loaded, policy.dry_run);
     let mut live: BTreeMap<ResourceKey, Reading> = BTreeMap::new();
     for (index, action) in record.actions.iter().rev() {
         let RecordedAction { tier, change, .. } = action;
+        let how = match exactly {
+            Exactly::Yes => Undoing::Exact,
+            Exactly::No => undoing(record, facts, change),
+        };
         let mut step = Undo {
             index: *index,
             tier: *tier,
-            change: change.inverse(),
+            change: how.change(change),
             status: Status::Planned,
         };
         if let Some(refused) = restore_refusal(facts, change, policy) {
             step.status = Status::Skipped(refused);
+        } else if let Undoing::Kept(why) = &how {
+            step.status = Status::Skipped(why.clone());
         } else {
             let key = change.resource();
             let reading = match live.remove(&key) {
@@ -323,7 +342,7 @@ async fn undo<P: Ports>(
         }
         if !dry_run
             && let Err(e) = aws
-                .settle(&facts.name, action, &settled(&step.status))
+                .settle(&facts.name, action, &settled(&step.status, &how))
                 .await
         {
             let skipped = match &step.status {
@@ -343,7 +362,17 @@ async fn undo<P: Ports>(
 }
 
 /// How a settled action reads in the ledger's history.
-fn settled(status: &Status) -> String {
+fn settled(status: &Status, how: &Undoing) -> String {
+    match (status, how) {
+        (Status::Applied, Undoing::Within { to, reserved }) => format!(
+            "restored to MaximumConcurrency {to}, within the function's own reservation \
+             {reserved}, not to what was there"
+        ),
+        _ => settled_exactly(status),
+    }
+}
+
+fn settled_exactly(status: &Status) -> String {
     match status {
         Status::Applied => "restored".to_owned(),
         Status::Skipped(why) => format!("not restored: {why}"),

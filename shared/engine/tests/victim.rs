@@ -94,3 +94,47 @@ fn a_reservation_below_what_the_mapping_accepts_changes_nothing() {
     assert_eq!(aws.live(), before);
     assert!(aws.record("orders-api").is_none());
 }
+
+#[test]
+fn the_auditor_keeps_the_relief_while_the_reservation_stands_and_an_operator_may_undo_it() {
+    let aws = account(2).with_alarm_state(Some(cguard_core::intake::AlarmState::Ok));
+    block_on(Guard::new(&aws, Policy::default()).remediate(&request(), now()));
+    let key = ResourceKey::Queue("esm-orders".into());
+    // Calm for the whole cooldown: the auditor closes the record but leaves the maximum.
+    let later = now() + chrono::Duration::minutes(31);
+    let pass = block_on(Guard::new(&aws, Policy::default()).audit(later));
+    let [incident] = &pass.incidents[..] else {
+        panic!("one record: {pass}")
+    };
+    assert!(incident.closed, "{pass}");
+    assert!(
+        matches!(
+            incident.restore[0].status,
+            Status::Skipped(cguard_core::plan::Skip::KeptWithinReservation {
+                maximum: 2,
+                reserved: 2
+            })
+        ),
+        "{pass}"
+    );
+    assert_eq!(aws.value(&key), Current::QueueConcurrency(Some(2)));
+    let history = aws.history();
+    assert!(
+        history[0].actions[0]
+            .outcome
+            .starts_with("not restored: kept:"),
+        "{history:?}"
+    );
+
+    // A second relief, undone on an operator's request: exactly what was there.
+    let aws = account(2);
+    block_on(Guard::new(&aws, Policy::default()).remediate(&request(), now()));
+    let report =
+        block_on(Guard::new(&aws, Policy::default()).restore_function("orders-api", later));
+    assert_eq!(
+        report.incidents[0].restore[0].status,
+        Status::Applied,
+        "{report}"
+    );
+    assert_eq!(aws.value(&key), Current::QueueConcurrency(None));
+}

@@ -9,6 +9,7 @@ mod guardrail;
 mod report;
 mod schedule;
 mod verify;
+mod within;
 
 #[cfg(test)]
 mod fixtures;
@@ -21,6 +22,7 @@ pub use guardrail::{restore_refusal, tampering};
 pub use report::{AuditError, AuditReport, IncidentAudit, Undo, Verified};
 pub use schedule::{MAX_RECORDS_PER_PASS, Schedule, schedule};
 pub use verify::{Reading, Unread, Verdict, underneath, verify, verify_reading, verify_record};
+pub use within::{Undoing, undoing};
 
 /// An offender counts as calm while its peak concurrency stays below this share of the target:
 /// a capped offender sits *at* the cap while demand persists, so "below the target" alone would

@@ -66,6 +66,12 @@ pub enum Skip {
     /// A person changed the value since; theirs wins.
     PersonsValue(Current),
     Gone,
+    /// The guard's `MaximumConcurrency` keeps a consumer within its own reservation: restoring
+    /// what was there would throttle valid messages into the DLQ again.
+    KeptWithinReservation {
+        maximum: u32,
+        reserved: u32,
+    },
 }
 
 /// An offender's figures, as the rationale quotes them.
@@ -189,6 +195,12 @@ impl fmt::Display for Skip {
             ),
             Self::PersonsValue(current) => write!(f, "left the person's value: {current}"),
             Self::Gone => f.write_str("the resource no longer exists"),
+            Self::KeptWithinReservation { maximum, reserved } => write!(
+                f,
+                "kept: MaximumConcurrency {maximum} keeps the pollers within the function's own \
+                 reservation {reserved}; what was there would have them take more batches than \
+                 it may run, and throttle valid messages into the DLQ"
+            ),
         }
     }
 }

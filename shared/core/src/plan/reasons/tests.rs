@@ -129,6 +129,15 @@ fn every_skip_keeps_its_wording() {
             "left the person's value: reserved 300",
         ),
         (Skip::Gone, "the resource no longer exists"),
+        (
+            Skip::KeptWithinReservation {
+                maximum: 2,
+                reserved: 2,
+            },
+            "kept: MaximumConcurrency 2 keeps the pollers within the function's own reservation \
+             2; what was there would have them take more batches than it may run, and throttle \
+             valid messages into the DLQ",
+        ),
     ];
     for (skip, wording) in cases {
         assert_eq!(skip.to_string(), wording);
