@@ -1,5 +1,12 @@
 //! Concurrency Guard's simulated account: a seeded, discrete-time model of one AWS account's
-//! Lambda concurrency, in which the guard's own policy can later run through its ports.
+//! Lambda concurrency, in which the guard itself runs through its own ports.
+//!
+//! [`guarded`] runs the real guard (`cguard-engine`) against the account: alarm notifications
+//! rendered as SNS delivers them ([`notify`]) go through the guard's intake to
+//! `Guard::remediate`, the auditor's schedule calls `Guard::audit`, and [`ports::SimAccount`]
+//! answers every port from the account on the simulated [`clock`]. [`Policy`] names the four
+//! ways a scenario runs (no guard, a static reservation, the guard, the guard with the kill
+//! switch); [`summary`] puts a run in one row, and [`goals`] holds what the guard must achieve.
 //!
 //! Time advances one second per [`Account::step`]. Work is counted in aggregate, never as
 //! per-request objects: per function an in-flight count with its completions bucketed by
@@ -33,15 +40,21 @@ pub mod alarm;
 pub mod api;
 pub mod async_queue;
 pub mod change;
+pub mod clock;
 pub mod cloudwatch;
 pub mod execution;
+pub mod goals;
+pub mod guarded;
 pub mod load;
+pub mod notify;
 pub mod outcome;
 pub mod params;
 pub mod policy;
+pub mod ports;
 pub mod scenario;
 pub mod share;
 pub mod sqs;
+pub mod summary;
 pub mod tally;
 
 /// Simulated time: whole seconds since the scenario started.

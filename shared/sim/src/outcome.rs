@@ -1,6 +1,6 @@
 //! One run's summary: what each role suffered, when the victims' throttling began and ended
-//! against the alarm and the first change, every alarm transition, and a per-minute series
-//! for pictures.
+//! against the alarm and the first change, every alarm transition, what the guard did (when
+//! it ran), and a per-minute series for pictures.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +11,7 @@ use crate::account::{Account, Delivery};
 use crate::alarm::Transition;
 use crate::change::Applied;
 use crate::cloudwatch::{AccountMinute, MINUTE};
+use crate::guarded::GuardLog;
 use crate::policy::Policy;
 use crate::tally::{Counts, Role};
 use cguard_core::intake::AlarmState;
@@ -26,8 +27,17 @@ pub struct Outcome {
     pub victims: Damage,
     /// The first second any alarm went into ALARM.
     pub first_alarm_s: Option<Second>,
-    /// The first change made during the run (a baseline's are made before it starts).
+    /// The first change made during the run (a baseline's are made before it starts): the
+    /// guard's first action.
     pub first_change_s: Option<Second>,
+    /// Each role's counts from the first change on (empty without one).
+    pub since_first_change: BTreeMap<Role, Counts>,
+    /// The guard's first restore.
+    pub first_restore_s: Option<Second>,
+    /// Alarm transitions into ALARM after the guard's first restore.
+    pub realarms: u32,
+    /// What the guard did; `None` for the baselines.
+    pub guard: Option<GuardLog>,
     pub alarms: Vec<AlarmHistory>,
     pub deliveries: Vec<Delivery>,
     pub changes: Vec<Applied>,
@@ -65,7 +75,8 @@ pub struct AlarmHistory {
     pub transitions: Vec<Transition>,
 }
 
-/// One minute: the account's datapoints and each role's counts.
+/// One minute: the account's datapoints and each role's counts (a role's mean concurrency is
+/// its `execution_seconds` ÷ 60).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MinutePoint {
     pub minute: usize,
@@ -103,6 +114,12 @@ impl Outcome {
             victims: damage(account, first_alarm_s, first_change_s),
             first_alarm_s,
             first_change_s,
+            since_first_change: first_change_s
+                .map(|t| by_role(&account.ticks()[t as usize..]))
+                .unwrap_or_default(),
+            first_restore_s: None,
+            realarms: 0,
+            guard: None,
             alarms: account
                 .alarms()
                 .iter()
@@ -121,6 +138,42 @@ impl Outcome {
     pub fn role(&self, role: Role) -> Counts {
         self.roles.get(&role).copied().unwrap_or_default()
     }
+
+    /// One role's counts from the first change on.
+    pub fn role_since_first_change(&self, role: Role) -> Counts {
+        self.since_first_change
+            .get(&role)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Adds what the guard did, and the re-alarms after its first restore.
+    pub fn with_guard(mut self, log: GuardLog) -> Self {
+        self.first_restore_s = log.first_restore_s();
+        self.realarms = self.first_restore_s.map_or(0, |restored| {
+            self.alarms
+                .iter()
+                .flat_map(|a| &a.transitions)
+                .filter(|t| t.to == AlarmState::Alarm && t.at > restored)
+                .count() as u32
+        });
+        self.guard = Some(log);
+        self
+    }
+}
+
+/// Each role's counts summed over `ticks`.
+fn by_role(ticks: &[crate::tally::RoleCounts]) -> BTreeMap<Role, Counts> {
+    Role::ALL
+        .into_iter()
+        .map(|role| {
+            let mut sum = Counts::default();
+            for tick in ticks {
+                sum += &tick[role.index()];
+            }
+            (role, sum)
+        })
+        .collect()
 }
 
 fn function(f: &crate::account::Function) -> FunctionOutcome {
@@ -160,14 +213,7 @@ fn minutes(account: &Account) -> Vec<MinutePoint> {
         .chunks(MINUTE as usize)
         .enumerate()
         .map(|(minute, ticks)| {
-            let mut roles = BTreeMap::new();
-            for role in Role::ALL {
-                let mut sum = Counts::default();
-                for tick in ticks {
-                    sum += &tick[role.index()];
-                }
-                roles.insert(role, sum);
-            }
+            let roles = by_role(ticks);
             MinutePoint {
                 minute,
                 account: account

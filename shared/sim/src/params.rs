@@ -93,8 +93,14 @@ impl Default for ApiGatewayParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SqsParams {
-    /// "Starts with 5 concurrent batches/invokes"; also the floor it backs off to.
+    /// "Starts with 5 concurrent batches/invokes".
     pub initial_concurrency: u32,
+    /// The fewest concurrent invokes the pollers back off to while Lambda throttles them.
+    /// UNCONFIRMED: AWS says they back off "gradually" and scale back to 5 under low traffic
+    /// ("can optimize to as few as 2", not when MaximumConcurrency is set). 5: the documented
+    /// throttle → DLQ trap (SIM-FACTS §2) exists only if the pollers do not back off below a
+    /// small reservation by themselves; a floor at or below the reservation would heal it.
+    pub backoff_floor: u32,
     /// "Adds up to 300 concurrent invokes per minute" (Nov 2023 onwards), spread per second.
     pub added_per_minute: u32,
     /// "Maximum 1,250 simultaneous invokes per ESM" (the current page; older copies say 1,000).
@@ -109,6 +115,7 @@ impl Default for SqsParams {
     fn default() -> Self {
         Self {
             initial_concurrency: 5,
+            backoff_floor: 5,
             added_per_minute: 300,
             maximum_concurrency: 1_250,
             backoff_per_s: 5.0,

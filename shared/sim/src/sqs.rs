@@ -205,9 +205,9 @@ impl Mapping {
 
     /// Ramps up while a backlog waits and nothing is throttled (never past its own maximum,
     /// so removing `MaximumConcurrency` does not release a jump); backs off on throttles and
-    /// scales back when the pollers keep up, never below the initial concurrency.
+    /// scales back when the pollers keep up, never below the back-off floor.
     fn adapt(&mut self, throttled: bool, backlog: bool, params: &SqsParams) {
-        let floor = f64::from(params.initial_concurrency);
+        let floor = f64::from(params.backoff_floor);
         let top = f64::from(
             self.effective_maximum
                 .map_or(params.maximum_concurrency, |m| {

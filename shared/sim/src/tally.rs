@@ -75,6 +75,9 @@ pub struct Counts {
     pub events_kill_switched: u64,
     /// Of the expired and kill-switched events, those with no on-failure destination: lost.
     pub events_dropped: u64,
+    /// Invocations in flight, summed over the seconds counted: a role's concurrency over a
+    /// minute is this ÷ 60.
+    pub execution_seconds: u64,
 }
 
 impl Counts {
@@ -109,6 +112,7 @@ impl AddAssign<&Counts> for Counts {
         self.events_expired += o.events_expired;
         self.events_kill_switched += o.events_kill_switched;
         self.events_dropped += o.events_dropped;
+        self.execution_seconds += o.execution_seconds;
     }
 }
 

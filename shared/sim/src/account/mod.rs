@@ -318,6 +318,20 @@ impl Account {
         }
     }
 
+    /// Sets (`Some`) or removes (`None`) one tag of a function, as `TagResource` and
+    /// `UntagResource` do; `false` if there is no such function.
+    pub fn set_tag(&mut self, function: &str, key: &str, value: Option<&str>) -> bool {
+        let Some(&i) = self.index.get(function) else {
+            return false;
+        };
+        let tags = &mut self.functions[i].tags;
+        match value {
+            Some(v) => tags.insert(key.to_owned(), v.to_owned()),
+            None => tags.remove(key),
+        };
+        true
+    }
+
     /// Runs until `end` (seconds since the start).
     pub fn run_until(&mut self, end: Second) {
         while self.now < end {

@@ -238,9 +238,10 @@ impl Account {
             c.throttled_pool += tick.limited.passed - tick.admitted;
             f.settle_source(t, tick, queues, params, rng);
             f.exec.refill(&params.scaling);
+            let in_flight = f.exec.in_flight();
+            tick.counts.execution_seconds = in_flight;
             f.record(t, tick);
             roles[f.role.index()] += &tick.counts;
-            let in_flight = f.exec.in_flight();
             concurrent += in_flight;
             match f.effective {
                 Reservation::Unreserved => unreserved += in_flight,
