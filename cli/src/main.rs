@@ -1,10 +1,12 @@
 //! `cguard`: the remediator and auditor from a terminal. The use-cases are the Lambdas' own
-//! (`cguard_engine::run`); this file only parses arguments, prints and sets the exit code.
+//! (`cguard_engine::run`); `cguard simulate` runs the guard in a simulated account
+//! (`simulate`). This file only parses arguments, prints and sets the exit code.
 //!
 //! AWS configuration comes from the standard chain (`AWS_ENDPOINT_URL`, `AWS_REGION`,
 //! profiles); the policy from the same `CGUARD_*` variables the functions read.
 
 mod backtest;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,16 +83,26 @@ enum Command {
         #[arg(long, default_value = "90d", value_parser = humantime::parse_duration)]
         since: std::time::Duration,
     },
+    /// Run a scenario in the simulated account under each policy (no guard, a static
+    /// reservation, the guard, the guard with the kill switch) and show what came of it.
+    /// Touches no AWS account.
+    Simulate(simulate::SimulateArgs),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("CGUARD_LOG"))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match run(&cli).await {
+    // The simulator needs neither AWS settings nor a runtime: its ports answer at once.
+    let result = match &cli.command {
+        Command::Simulate(args) => simulate::run(args, cli.json).map(|()| true),
+        _ => tokio::runtime::Runtime::new()
+            .context("cannot start the async runtime")
+            .and_then(|rt| rt.block_on(run(&cli))),
+    };
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
@@ -114,6 +126,7 @@ async fn run(cli: &Cli) -> Result<bool> {
             since,
             alarm_prefix,
         } => return backtest::run(cli.json, settings, *since, alarm_prefix).await,
+        Command::Simulate(_) => anyhow::bail!("simulate is run without a runtime, from main"),
     };
     settings.policy.dry_run |= dry_run;
     let text =

@@ -1,5 +1,6 @@
-//! Times a generated 1,000-function, 1-hour scenario: the simulator's speed budget is under
-//! 10 s on 2 cores. `cargo run --release -p cguard-sim --example scale [FUNCTIONS] [SECONDS]`
+//! Times a generated 1,000-function, 1-hour scenario with the guard running in it (or under
+//! another policy): the simulator's speed budget is under 10 s on 2 cores.
+//! `cargo run --release -p cguard-sim --example scale [FUNCTIONS] [SECONDS] [POLICY]`
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -18,9 +19,13 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let functions = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000);
     let seconds = args.next().and_then(|a| a.parse().ok()).unwrap_or(3_600);
+    let policy: Policy = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(Policy::Guard);
     let scenario = generated(functions, seconds, 42);
     let started = Instant::now();
-    let outcome = match run(&scenario, Policy::NoGuard) {
+    let outcome = match run(&scenario, policy) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
@@ -29,14 +34,19 @@ fn main() -> ExitCode {
     };
     let elapsed = started.elapsed();
     let simulated = u64::from(functions) * u64::from(seconds);
+    let guard = outcome.guard.as_ref();
     println!(
-        "{functions} functions × {seconds} s simulated in {:.2} s ({:.1} M function-seconds/s); \
-         invocations {}, victims throttled {}, first alarm at {:?} s",
+        "{functions} functions × {seconds} s, policy {policy}, simulated in {:.2} s ({:.1} M \
+         function-seconds/s); invocations {}, victims throttled {}, first alarm at {:?} s, \
+         first action at {:?} s; the guard handled {} notifications and ran {} audit passes",
         elapsed.as_secs_f64(),
         simulated as f64 / elapsed.as_secs_f64() / 1e6,
         outcome.roles.values().map(|c| c.invocations).sum::<u64>(),
         outcome.victims.throttled,
         outcome.first_alarm_s,
+        outcome.first_change_s,
+        guard.map_or(0, |g| g.notifications),
+        guard.map_or(0, |g| g.audit_passes),
     );
     ExitCode::SUCCESS
 }

@@ -27,6 +27,10 @@ fn at_most(value: u64, most: u64) -> bool {
     value <= most
 }
 
+fn seconds(s: Option<i64>) -> String {
+    s.map_or_else(|| "none".to_owned(), |s| format!("{s} s"))
+}
+
 /// One goal, judged on one scenario's runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
@@ -56,8 +60,9 @@ pub fn judge(scenario: &str, runs: &[Summary]) -> Vec<Verdict> {
                 g.victims_end_after_action_s
                     .is_some_and(|s| s <= VICTIMS_RECOVER_WITHIN_S),
                 format!(
-                    "last victim throttle {:?} s after the first action (at {:?} s)",
-                    g.victims_end_after_action_s, g.first_action_s
+                    "last victim throttle {} after the first action (at {})",
+                    seconds(g.victims_end_after_action_s),
+                    seconds(g.first_action_s.map(i64::from))
                 ),
             ));
             let c = g.offender_callers_after_action;
@@ -102,8 +107,10 @@ pub fn judge(scenario: &str, runs: &[Summary]) -> Vec<Verdict> {
             "at most one re-alarm after a restore",
             r.realarms <= MAX_REALARMS,
             format!(
-                "{}: {} re-alarm(s) after the first restore at {:?} s",
-                r.policy, r.realarms, r.first_restore_s
+                "{}: {} re-alarm(s) after the first restore (at {})",
+                r.policy,
+                r.realarms,
+                seconds(r.first_restore_s.map(i64::from))
             ),
         ));
         out.push(verdict(
