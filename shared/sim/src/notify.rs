@@ -3,7 +3,9 @@
 //! alarm's definition in the shape of `events/sns-victim-throttles.json`, so that the guard's
 //! own intake (`cguard_core::intake::parse_event`) reads it exactly as it reads AWS's.
 
-use cguard_core::intake::{IntakeError, Request, parse_event};
+use std::collections::BTreeMap;
+
+use cguard_core::intake::{IntakeError, MetricRef, Request, parse_event};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -66,6 +68,22 @@ pub fn sns_event(def: &AlarmDef, delivery: &Delivery) -> Value {
             }
         }]
     })
+}
+
+/// The metric alarm `def` watches, as the guard's intake names it.
+pub fn metric_ref(def: &AlarmDef) -> MetricRef {
+    let (name, dimensions) = match &def.metric {
+        AlarmMetric::Account { name } => (format!("{name:?}"), BTreeMap::new()),
+        AlarmMetric::Function { function, name } => (
+            format!("{name:?}"),
+            BTreeMap::from([("FunctionName".to_owned(), function.clone())]),
+        ),
+    };
+    MetricRef {
+        namespace: "AWS/Lambda".to_owned(),
+        name,
+        dimensions,
+    }
 }
 
 /// The message's `Trigger`: the alarm's metric, statistic and evaluation settings.

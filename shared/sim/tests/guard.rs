@@ -125,7 +125,7 @@ fn metrics_insights_answers_like_the_batched_path_and_is_believed() {
     let names: Vec<String> = top.peaks.functions.keys().cloned().collect();
     let batched = block_on(sim.peaks(&names, &window)).expect("reads");
     assert_eq!(batched, top.peaks, "the same datapoints either way");
-    let active = block_on(sim.active_functions()).expect("reads");
+    let active = block_on(sim.active_functions(window.start)).expect("reads");
     assert_eq!(active.len(), s.functions.len());
 }
 
@@ -212,4 +212,26 @@ fn a_guarded_run_acts_once_per_incident_and_closes_what_it_restores() {
     let (bot_leaves, cooldown) = (9_300, 30 * 60);
     assert!(restored[0].at >= bot_leaves + cooldown, "{restored:#?}");
     assert_eq!(o.realarms, 0);
+}
+
+#[test]
+fn the_alarm_history_lists_each_transition_into_alarm_as_the_backtest_reads_it() {
+    let (_, sim, arrived) = at_first_alarm();
+    let now = clock::at(sim.lock().now());
+    let history =
+        block_on(sim.alarm_transitions("", clock::epoch(), now)).expect("reads the history");
+    assert_eq!(history.len(), arrived.len(), "{history:#?}");
+    let account = history
+        .iter()
+        .find(|t| t.alarm == ACCOUNT_ALARM)
+        .expect("the account alarm fired");
+    assert_eq!(account.metrics[0].name, "ConcurrentExecutions");
+    assert!(account.metrics[0].dimensions.is_empty());
+    let requests = cguard_core::intake::parse_event(&account.event()).expect("intake reads it");
+    assert_eq!(requests.len(), 1);
+    assert!(
+        block_on(sim.alarm_transitions("nothing-", clock::epoch(), now))
+            .expect("reads")
+            .is_empty()
+    );
 }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use cguard_core::backtest::AlarmTransition;
 use cguard_core::confirm::AlarmEvidence;
 use cguard_core::intake::AlarmState;
 use cguard_core::observation::{FunctionUsage, Peaks, Window};
@@ -19,7 +20,7 @@ use super::SimAccount;
 use crate::account::{ACCOUNT_ID, Account, REGION};
 use crate::clock;
 
-/// How far back Metrics Insights queries.
+/// How far back Metrics Insights queries (and `ListMetrics`' "recently active" looks).
 fn insights_reach() -> Duration {
     Duration::hours(3)
 }
@@ -127,11 +128,10 @@ impl Metrics for SimAccount {
         }))
     }
 
-    /// `ListMetrics` with `RecentlyActive = PT3H`.
-    async fn active_functions(&self) -> PortResult<Vec<String>> {
+    /// Functions with a datapoint published since `since`.
+    async fn active_functions(&self, since: DateTime<Utc>) -> PortResult<Vec<String>> {
         let a = self.lock();
-        let now = clock::at(a.now());
-        let recent = clock::minutes(now - insights_reach(), now);
+        let recent = clock::minutes(since, clock::at(a.now()));
         Ok(a.functions()
             .iter()
             .filter(|f| a.peak(f.name(), recent.clone()).is_some())
@@ -162,5 +162,34 @@ impl Metrics for SimAccount {
 
     async fn alarm_state(&self, name: &str) -> PortResult<Option<AlarmState>> {
         Ok(self.lock().alarm(name).map(|a| a.state))
+    }
+
+    /// The alarms' own history: every transition into ALARM so far, with the alarm's metric.
+    async fn alarm_transitions(
+        &self,
+        prefix: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> PortResult<Vec<AlarmTransition>> {
+        let a = self.lock();
+        Ok(a.alarms()
+            .iter()
+            .filter(|alarm| alarm.def.name.starts_with(prefix))
+            .flat_map(|alarm| {
+                let metric = crate::notify::metric_ref(&alarm.def);
+                alarm
+                    .transitions
+                    .iter()
+                    .filter(|t| t.to == AlarmState::Alarm)
+                    .map(move |t| AlarmTransition {
+                        alarm: alarm.def.name.clone(),
+                        arn: alarm_arn(&alarm.def.name),
+                        at: clock::at(t.at),
+                        reason: None,
+                        metrics: vec![metric.clone()],
+                    })
+            })
+            .filter(|t| (since..=until).contains(&t.at))
+            .collect())
     }
 }
