@@ -2,7 +2,7 @@
 //! [`ports`](crate::ports). No decision is made here that `cguard_core::plan` could make: this
 //! module only sequences reads and writes, and keeps the report honest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
@@ -295,8 +295,8 @@ pub(crate) async fn gather_facts<P: Ports>(
     Ok(offenders)
 }
 
-/// Records, then changes, each planned action in order, then points each changed function's
-/// tags at the incident (for people). A change is made only if the ledger recorded it first —
+/// Records, then changes, each planned action in order, pointing each function's tags at the
+/// incident (for people) alongside its first change. A change is made only if the ledger recorded it first —
 /// and the ledger records each change once, so of several processes racing on one alarm one
 /// makes it. A change that fails has its record withdrawn (or, if that fails too, left as a
 /// record of a change that was not made, which a restore treats as never applied).
@@ -307,7 +307,7 @@ pub async fn carry_out<P: Ports>(
     header: &Record,
     now: DateTime<Utc>,
 ) {
-    let mut changed: BTreeMap<&str, &FunctionFacts> = BTreeMap::new();
+    let mut pointed: BTreeSet<&str> = BTreeSet::new();
     for action in plan
         .actions
         .iter_mut()
@@ -337,11 +337,24 @@ pub async fn carry_out<P: Ports>(
                 continue;
             }
         }
-        match aws.apply(&action.change).await {
-            Ok(()) => {
-                action.status = Status::Applied;
-                changed.insert(&f.name, f);
-            }
+        // The function's first change carries its pointer tag alongside: the record is open
+        // under this incident from here on (a withdrawn change leaves it open, empty, for the
+        // auditor to close), so the pointer is always backed, and costs no round trip.
+        let (applied, pointer) = if pointed.insert(f.name.as_str()) {
+            futures::join!(aws.apply(&action.change), async {
+                Some(aws.point(&f.arn, &header.incident).await)
+            })
+        } else {
+            (aws.apply(&action.change).await, None)
+        };
+        if let Some(Err(e)) = pointer {
+            plan.notes.push(format!(
+                "{}: the {TAG_INCIDENT} tag (a pointer for people) was not written: {e}",
+                f.name
+            ));
+        }
+        match applied {
+            Ok(()) => action.status = Status::Applied,
             Err(e) => {
                 action.status = Status::Failed(failure(e, action));
                 if let Err(e2) = aws.withdraw(&f.name, &recorded).await {
@@ -353,15 +366,8 @@ pub async fn carry_out<P: Ports>(
             }
         }
     }
-    for f in changed.values() {
-        if let Err(e) = aws.point(&f.arn, &header.incident).await {
-            plan.notes.push(format!(
-                "{}: the {TAG_INCIDENT} tag (a pointer for people) was not written: {e}",
-                f.name
-            ));
-        }
-    }
 }
+
 /// Whether `record` holds exactly `action`'s change for this incident, recorded longer ago than
 /// the [lease](RECORD_LEASE_SECONDS), and the resource still holds the value it replaced — a
 /// change recorded but never made, which no other process is about to make.

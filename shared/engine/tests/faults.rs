@@ -592,9 +592,9 @@ fn a_rerun_completes_a_change_whose_failed_apply_could_not_be_taken_back() {
     let (_, clean, _) = clean_remediation();
     let targets = targets(&clean);
     let aws = account();
-    // Calls: record #0, apply #1, record #2, apply #3, record #4, apply #5 (the cap),
-    // withdraw #6.
-    aws.fail_calls(&[(5, ErrorKind::Unavailable), (6, ErrorKind::Throttled)]);
+    // Calls: record #0, apply #1 with the pointer #2 alongside, record #3, apply #4, record #5,
+    // apply #6 (the cap), withdraw #7.
+    aws.fail_calls(&[(6, ErrorKind::Unavailable), (7, ErrorKind::Throttled)]);
     let report = remediate(&aws);
     aws.disarm();
     assert!(
@@ -620,7 +620,7 @@ fn a_rerun_completes_a_change_whose_failed_apply_could_not_be_taken_back() {
 #[test]
 fn a_record_left_by_a_failed_apply_and_erase_restores_as_a_no_op() {
     let aws = account();
-    aws.fail_calls(&[(5, ErrorKind::Unavailable), (6, ErrorKind::Throttled)]);
+    aws.fail_calls(&[(6, ErrorKind::Unavailable), (7, ErrorKind::Throttled)]);
     let report = remediate(&aws);
     aws.disarm();
     assert!(report.failed(), "{report}");

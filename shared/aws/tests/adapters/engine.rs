@@ -310,12 +310,14 @@ async fn a_reservation_rejected_for_the_unreserved_minimum_fails_and_its_record_
         why.message.contains("below its minimum value of [100]"),
         "{why}"
     );
-    // AND record, attempt and withdrawal happened in that order, and no pointer was written
+    // AND record, attempt (with the pointer alongside: the record stays open, empty, so the
+    // pointer is backed) and withdrawal happened in that order
     assert_eq!(
         log.calls(),
         [
             format!("record {CAP_KEY}"),
             "PutFunctionConcurrency (rejected)".to_owned(),
+            "TagResource 4f1c2b9a7d3e".to_owned(),
             format!("withdraw {CAP_KEY}"),
         ]
     );
@@ -341,8 +343,9 @@ async fn a_record_that_cannot_be_withdrawn_is_noted() {
         }
     });
     let put = rejected_put(&log);
+    let tag = tag_ok(&log);
     let aws = aws(Rules {
-        lambda: vec![&put],
+        lambda: vec![&put, &tag],
         dynamodb: vec![&update],
         retry: Some(no_retries()),
         ..Default::default()
@@ -387,8 +390,8 @@ async fn each_record_is_written_before_its_change_and_reads_back_as_the_plan() {
     // WHEN a stage throttle and a cap are carried out
     carry_out(&aws, &mut plan, &facts(), &header(), now()).await;
 
-    // THEN both are applied, each after its own record, then the function points at the
-    // incident, once
+    // THEN both are applied, each after its own record, and the function points at the
+    // incident once, alongside its first change
     assert_eq!(plan.actions[0].status, Status::Applied);
     assert_eq!(plan.actions[1].status, Status::Applied);
     assert_eq!(
@@ -397,9 +400,9 @@ async fn each_record_is_written_before_its_change_and_reads_back_as_the_plan() {
             r#"record a:1/{"Api":{"kind":"rest","api_id":"a1b2c3d4e5","stage":"prod","route":null}}"#
                 .to_owned(),
             "UpdateStage 2".to_owned(),
+            "TagResource 4f1c2b9a7d3e".to_owned(),
             format!("record {CAP_KEY}"),
             "PutFunctionConcurrency 100".to_owned(),
-            "TagResource 4f1c2b9a7d3e".to_owned(),
         ]
     );
     // AND the ledger holds exactly the plan's changes, under this incident's header

@@ -211,9 +211,9 @@ async fn a_manual_request_is_remediated_end_to_end() {
         [
             format!(r#"record a:1/{{"Queue":"{uuid}"}}"#),
             "UpdateEventSourceMapping 100".to_owned(),
+            format!("TagResource {}", report.incident),
             format!("record {CAP_KEY}"),
             "PutFunctionConcurrency 100".to_owned(),
-            format!("TagResource {}", report.incident),
         ]
     );
     assert_eq!(recorded(&sent).len(), 2);
