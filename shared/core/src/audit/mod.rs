@@ -5,6 +5,7 @@
 //! `cguard-engine`.
 
 mod decide;
+mod error;
 mod guardrail;
 mod report;
 mod schedule;
