@@ -11,7 +11,7 @@ use std::collections::btree_map::Entry;
 use cguard_core::attribution::Attribution;
 use cguard_core::audit::{
     AuditError, AuditReport, Decision, Health, HoldReason, IncidentAudit, MAX_RECORDS_PER_PASS,
-    Reading, RestoreReason, Undo, Undoing, Verdict, Verified, decide, respect_people,
+    Reading, RestoreReason, Undo, Undoing, Verdict, Verified, decide, in_flight, respect_people,
     restore_refusal, schedule, since, tampering, underneath, undoing, verify_reading,
     verify_record,
 };
@@ -92,10 +92,14 @@ impl<P: Ports> Guard<P> {
         let mut entry = IncidentAudit::new(name);
         let _serial = self.changes.hold().await;
         if let Some(loaded) = load(aws, policy, &mut entry, now, true).await {
-            entry.decision = Some(Decision::Restore {
-                why: RestoreReason::Requested,
-            });
-            undo(aws, policy, &loaded, now, Exactly::Yes, &mut entry).await;
+            if let Some(why) = in_flight(&entry.verdicts, now) {
+                entry.decision = Some(Decision::Hold { why });
+            } else {
+                entry.decision = Some(Decision::Restore {
+                    why: RestoreReason::Requested,
+                });
+                undo(aws, policy, &loaded, now, Exactly::Yes, &mut entry).await;
+            }
         }
         report.incidents.push(entry);
         report
@@ -109,6 +113,10 @@ impl<P: Ports> Guard<P> {
             return entry;
         };
         let (facts, record) = (&loaded.facts, &loaded.record);
+        if let Some(why) = in_flight(&entry.verdicts, now) {
+            entry.decision = Some(Decision::Hold { why });
+            return entry;
+        }
 
         let minutes = policy.grace_minutes.max(policy.cooldown_minutes);
         let window = Window::before(now, minutes);
@@ -288,8 +296,8 @@ async fn escalate<P: Ports>(
 }
 
 /// Whether a restore puts back exactly what was there: an operator's does; the auditor's
-/// keeps a consumer's `MaximumConcurrency` within its own reservation
-/// (`cguard_core::audit::undoing`).
+/// keeps a victim's relief — its mapping's `MaximumConcurrency` within its own reservation —
+/// while that reservation stands (`cguard_core::audit::undoing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exactly {
     Yes,
@@ -319,7 +327,7 @@ async fn undo<P: Ports>(
         let mut step = Undo {
             index: *index,
             tier: *tier,
-            change: how.change(change),
+            change: change.inverse(),
             status: Status::Planned,
         };
         if let Some(refused) = restore_refusal(facts, change, policy) {
@@ -342,7 +350,7 @@ async fn undo<P: Ports>(
         }
         if !dry_run
             && let Err(e) = aws
-                .settle(&facts.name, action, &settled(&step.status, &how))
+                .settle(&facts.name, action, &settled(&step.status))
                 .await
         {
             let skipped = match &step.status {
@@ -362,17 +370,7 @@ async fn undo<P: Ports>(
 }
 
 /// How a settled action reads in the ledger's history.
-fn settled(status: &Status, how: &Undoing) -> String {
-    match (status, how) {
-        (Status::Applied, Undoing::Within { to, reserved }) => format!(
-            "restored to MaximumConcurrency {to}, within the function's own reservation \
-             {reserved}, not to what was there"
-        ),
-        _ => settled_exactly(status),
-    }
-}
-
-fn settled_exactly(status: &Status) -> String {
+fn settled(status: &Status) -> String {
     match status {
         Status::Applied => "restored".to_owned(),
         Status::Skipped(why) => format!("not restored: {why}"),

@@ -253,3 +253,51 @@ fn three_deliveries_racing_make_one_change_per_resource_and_restore_exactly() {
         "{history:?}"
     );
 }
+
+#[test]
+fn a_change_recorded_but_not_yet_made_is_left_to_the_process_making_it() {
+    // GIVEN a process has recorded hog's cap (now) and not yet made it — and an audit pass and
+    // an operator's restore arrive in between (before: they settled it as "never applied" and
+    // closed the record, so the next delivery opened a second record and changed it again)
+    let aws = account();
+    let cap = RecordedAction {
+        tier: Tier::Reservation,
+        change: Change::Reservation {
+            function: FUNCTION.into(),
+            previous: Reservation::Unreserved,
+            new: Reservation::Reserved(100),
+        },
+        at: now(),
+    };
+    let record =
+        Record::new(IncidentId::from_recorded("in-flight"), now(), None).with_actions([cap]);
+    aws.ledger().insert(FUNCTION, &record);
+
+    // WHEN both look within the lease
+    let soon = now() + Duration::seconds(20);
+    let pass = block_on(Guard::new(&aws, Policy::default()).audit(soon));
+    let asked = block_on(Guard::new(&aws, Policy::default()).restore_function(FUNCTION, soon));
+
+    // THEN both hold, and the record stays open with its action
+    for report in [&pass, &asked] {
+        assert!(
+            matches!(
+                report.incidents[0].decision,
+                Some(cguard_core::audit::Decision::Hold {
+                    why: cguard_core::audit::HoldReason::ChangeInFlight { .. }
+                })
+            ),
+            "{report}"
+        );
+    }
+    assert_eq!(aws.record(FUNCTION).unwrap().actions.len(), 1);
+
+    // AND past the lease the change counts as never made: settled, and the record closed
+    let later = now() + Duration::seconds(cguard_core::record::RECORD_LEASE_SECONDS + 1);
+    let restored = block_on(Guard::new(&aws, Policy::default()).restore_function(FUNCTION, later));
+    assert!(restored.incidents[0].closed, "{restored}");
+    assert_eq!(
+        restored.incidents[0].restore[0].status,
+        Status::Skipped(Skip::NeverApplied)
+    );
+}

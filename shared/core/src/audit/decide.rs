@@ -133,6 +133,11 @@ pub enum HoldReason {
     },
     /// The alarm or the metrics could not be read.
     HealthUnknown,
+    /// Action `index` was recorded `age_seconds` ago and is not in place yet: the process that
+    /// recorded it may be making it now. Settling it as never applied would close the record
+    /// under that process, and the next delivery would open a second one and change the
+    /// resource again.
+    ChangeInFlight { index: u32, age_seconds: i64 },
 }
 
 /// Why the recorded actions are undone.

@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use super::AuditError;
+use chrono::{DateTime, Duration, Utc};
+
+use super::{AuditError, HoldReason, Verdict, Verified};
 use crate::config::Policy;
 use crate::model::{Change, FunctionFacts, TAG_PROTECTED};
 use crate::plan::Skip;
-use crate::record::OpenRecord;
+use crate::record::{OpenRecord, RECORD_LEASE_SECONDS};
 
 /// Why the restore of `change`, recorded for `function`, must not be written; `None` when it
 /// may be.
@@ -29,6 +31,20 @@ pub fn restore_refusal(function: &FunctionFacts, change: &Change, policy: &Polic
         } if named != &function.name => Some(Skip::OtherFunction(named.clone())),
         _ => None,
     }
+}
+
+/// A recorded change not in place yet, younger than the record's lease: another process may be
+/// between recording and making it, so nothing of the record is settled or escalated now (see
+/// [`HoldReason::ChangeInFlight`]); past the lease it counts as never applied.
+pub fn in_flight(verified: &[Verified], now: DateTime<Utc>) -> Option<HoldReason> {
+    let lease = Duration::seconds(RECORD_LEASE_SECONDS);
+    verified
+        .iter()
+        .find(|v| v.verdict == Verdict::NotApplied && v.at + lease > now)
+        .map(|v| HoldReason::ChangeInFlight {
+            index: v.index,
+            age_seconds: (now - v.at).num_seconds(),
+        })
 }
 
 /// Pointer tags that disagree with the ledger: a tag naming an incident the ledger does not
@@ -113,6 +129,33 @@ mod tests {
             let change = reservation(&f.name);
             assert_eq!(restore_refusal(&f, &change, &policy), Some(why));
         }
+    }
+
+    #[test]
+    fn a_change_not_yet_in_place_holds_the_record_until_its_lease_ends() {
+        let at = DateTime::parse_from_rfc3339("2026-11-23T09:40:30Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let verified = |verdict| Verified {
+            index: 1,
+            tier: crate::model::Tier::Reservation,
+            change: reservation("hog"),
+            at,
+            verdict,
+        };
+        let lease = Duration::seconds(RECORD_LEASE_SECONDS);
+        assert_eq!(
+            in_flight(&[verified(Verdict::NotApplied)], at + Duration::seconds(5)),
+            Some(HoldReason::ChangeInFlight {
+                index: 1,
+                age_seconds: 5
+            })
+        );
+        assert_eq!(
+            in_flight(&[verified(Verdict::NotApplied)], at + lease),
+            None
+        );
+        assert_eq!(in_flight(&[verified(Verdict::InPlace)], at), None);
     }
 
     #[test]

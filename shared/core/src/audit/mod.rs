@@ -19,7 +19,7 @@ pub use decide::{
     Decision, EscalateReason, Health, HoldReason, RestoreReason, Signal, decide, respect_people,
     since,
 };
-pub use guardrail::{restore_refusal, tampering};
+pub use guardrail::{in_flight, restore_refusal, tampering};
 pub use report::{AuditError, AuditReport, IncidentAudit, Undo, Verified};
 pub use schedule::{MAX_RECORDS_PER_PASS, Schedule, schedule};
 pub use verify::{Reading, Unread, Verdict, underneath, verify, verify_reading, verify_record};

@@ -269,6 +269,12 @@ impl fmt::Display for HoldReason {
                 change.describe()
             ),
             Self::HealthUnknown => f.write_str("health unknown"),
+            Self::ChangeInFlight { index, age_seconds } => write!(
+                f,
+                "action #{index} was recorded {age_seconds} s ago and is not in place yet: the \
+                 process that recorded it may be making it; waiting out its {} s lease",
+                crate::record::RECORD_LEASE_SECONDS
+            ),
         }
     }
 }

@@ -130,6 +130,7 @@ async fn three_deliveries_and_an_audit_as_separate_processes_change_each_resourc
         spawn(&["audit"])
     );
     let mut applied = 0;
+    let mut made = Vec::new();
     for out in [a, b, c] {
         let out = out.unwrap();
         assert!(
@@ -138,16 +139,19 @@ async fn three_deliveries_and_an_audit_as_separate_processes_change_each_resourc
             String::from_utf8_lossy(&out.stderr)
         );
         let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-        applied += reports
+        for action in reports
             .iter()
             .flat_map(|r| r["actions"].as_array().cloned().unwrap_or_default())
             .filter(|a| a["status"] == "applied")
-            .count();
+        {
+            applied += 1;
+            made.push(action["change"].clone());
+        }
     }
     assert!(audit.unwrap().status.success());
 
     // One throttle and one cap, made by one process each; the record holds exactly those.
-    assert_eq!(applied, 2, "one throttle and one cap, once");
+    assert_eq!(applied, 2, "one throttle and one cap, once: {made:#?}");
     let record = lab.record(incident.offender).await.unwrap().unwrap();
     assert_eq!(record.actions.len(), 2, "{record:?}");
     assert_eq!(lab.reservation(incident.offender).await.unwrap(), Some(100));
