@@ -146,6 +146,21 @@ impl FunctionFacts {
             .get(key)
             .is_some_and(|v| v.eq_ignore_ascii_case(value))
     }
+
+    /// The function's SQS mappings: each one's UUID and `MaximumConcurrency`.
+    pub fn queues(&self) -> Vec<(&String, Option<u32>)> {
+        self.drivers
+            .iter()
+            .filter_map(|d| match d {
+                Driver::Queue {
+                    uuid,
+                    maximum_concurrency,
+                    ..
+                } => Some((uuid, *maximum_concurrency)),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// The account's concurrency settings; unknown when `GetAccountSettings` is unavailable.

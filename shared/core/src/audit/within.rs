@@ -10,7 +10,7 @@
 //! included — is restored to exactly what was there, and an operator's `cguard restore` is
 //! always exact.
 
-use crate::model::{Change, Driver, FunctionFacts, Reservation};
+use crate::model::{Change, FunctionFacts, Reservation};
 use crate::plan::Skip;
 use crate::plan::sizing::consumer_maximum;
 use crate::record::Record;
@@ -38,11 +38,7 @@ pub fn undoing(record: &Record, facts: &FunctionFacts, change: &Change) -> Undoi
     let Reservation::Reserved(reserved) = owners_reservation(record, facts) else {
         return Undoing::Exact;
     };
-    let mappings = facts
-        .drivers
-        .iter()
-        .filter(|d| matches!(d, Driver::Queue { .. }))
-        .count() as u32;
+    let mappings = facts.queues().len() as u32;
     let Some(share) = consumer_maximum(reserved, mappings) else {
         return Undoing::Exact;
     };
@@ -80,7 +76,7 @@ mod tests {
 
     use super::super::fixtures::{cap, record};
     use super::*;
-    use crate::model::Tier;
+    use crate::model::{Driver, Tier};
 
     fn consumer(reservation: Reservation, mappings: usize) -> FunctionFacts {
         FunctionFacts {

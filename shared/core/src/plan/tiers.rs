@@ -109,18 +109,7 @@ fn api_throttles(
 }
 
 fn queue_limits(offender: &Ranked, facts: &FunctionFacts, target: u32) -> Vec<Proposal> {
-    let queues: Vec<(&String, Option<u32>)> = facts
-        .drivers
-        .iter()
-        .filter_map(|d| match d {
-            Driver::Queue {
-                uuid,
-                maximum_concurrency,
-                ..
-            } => Some((uuid, *maximum_concurrency)),
-            _ => None,
-        })
-        .collect();
+    let queues = facts.queues();
     let mappings = queues.len() as u32;
     let new = sizing::queue_maximum(target, mappings);
     queues

@@ -13,7 +13,7 @@ use super::sizing;
 use super::tiers::Proposal;
 use super::{Planner, Skipped};
 use crate::attribution::Scope;
-use crate::model::{Change, Driver, FunctionFacts, Reservation, Tier};
+use crate::model::{Change, FunctionFacts, Reservation, Tier};
 
 impl Planner<'_> {
     /// The relief of a victim alarm's victim, in the remediator's first response only (the
@@ -60,18 +60,7 @@ fn consumer_relief(facts: &FunctionFacts) -> Result<Vec<Proposal>, Skip> {
     let Reservation::Reserved(reserved) = facts.reservation else {
         return Ok(Vec::new());
     };
-    let queues: Vec<(&String, Option<u32>)> = facts
-        .drivers
-        .iter()
-        .filter_map(|d| match d {
-            Driver::Queue {
-                uuid,
-                maximum_concurrency,
-                ..
-            } => Some((uuid, *maximum_concurrency)),
-            _ => None,
-        })
-        .collect();
+    let queues = facts.queues();
     if queues.is_empty() {
         return Ok(Vec::new());
     }
