@@ -52,6 +52,7 @@ mod hunt;
 mod rss;
 mod seed;
 mod table;
+mod timeline;
 mod trips;
 
 use std::path::PathBuf;

@@ -18,6 +18,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::calls::{Calls, Span, counted_guard, total};
+use crate::timeline::{critical_path, longest_chain};
 use crate::{cache_dir, verdict};
 
 /// Target of issue 10: sequential AWS round trips from the event to the last change.
@@ -52,6 +53,9 @@ struct Trip {
     offenders: Vec<String>,
     calls: BTreeMap<String, u64>,
     spans: Vec<Span>,
+    /// What the last change waited on: the round trips the event's wall time is made of.
+    path: Vec<usize>,
+    /// The longest run of calls each starting after the previous ended (≥ `path`).
     chain: Vec<usize>,
 }
 
@@ -69,12 +73,17 @@ impl Trip {
                 "start_ms": ms(s.start),
                 "end_ms": s.end.map(ms),
             })).collect::<Vec<_>>(),
-            "chain": self.chain.iter().map(|&i| self.spans[i].op.clone()).collect::<Vec<_>>(),
+            "critical_path": self.ops(&self.path),
+            "chain": self.ops(&self.chain),
         })
     }
 
-    fn chain_ops(&self) -> String {
-        self.chain
+    fn ops(&self, chain: &[usize]) -> Vec<String> {
+        chain.iter().map(|&i| self.spans[i].op.clone()).collect()
+    }
+
+    fn chain_ops(&self, chain: &[usize]) -> String {
+        chain
             .iter()
             .map(|&i| short_op(&self.spans[i].op))
             .collect::<Vec<_>>()
@@ -98,47 +107,6 @@ fn median(mut xs: Vec<f64>) -> f64 {
         n if n % 2 == 1 => xs[n / 2],
         n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
     }
-}
-
-/// The longest chain of calls in `spans` each of which started after the previous one ended:
-/// calls that overlap were in flight together and count once. Returns the chain's indices.
-/// Among equally long chains, each call's predecessor is the one that ended last before it
-/// started — the call it most likely waited for (a read that ran alongside and ended early,
-/// like `GetAccountSettings` next to the ranking query, is not shown as the one waited for).
-fn longest_chain(spans: &[Span]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..spans.len())
-        .filter(|&i| spans[i].end.is_some())
-        .collect();
-    order.sort_by_key(|&i| spans[i].start);
-    // For each span (in `order`): the longest chain ending with it, and its predecessor.
-    let mut best: Vec<(usize, Option<usize>)> = Vec::with_capacity(order.len());
-    for (k, &i) in order.iter().enumerate() {
-        let mut here = (1, None);
-        for (j_pos, &j) in order[..k].iter().enumerate() {
-            let Some(end) = spans[j].end.filter(|e| *e <= spans[i].start) else {
-                continue;
-            };
-            let later = here
-                .1
-                .is_none_or(|p: usize| spans[order[p]].end < Some(end));
-            let len = best[j_pos].0 + 1;
-            if len > here.0 || (len == here.0 && later) {
-                here = (len, Some(j_pos));
-            }
-        }
-        best.push(here);
-    }
-    // The longest chain ending last.
-    let Some(mut at) = (0..best.len()).max_by_key(|&k| (best[k].0, spans[order[k]].end)) else {
-        return Vec::new();
-    };
-    let mut chain = vec![order[at]];
-    while let Some(prev) = best[at].1 {
-        chain.push(order[prev]);
-        at = prev;
-    }
-    chain.reverse();
-    chain
 }
 
 /// A region of `TRIPS_REGIONS` where the classic incident has not been seeded yet.
@@ -177,6 +145,7 @@ async fn trip(taken: &[&'static str]) -> Result<Trip> {
     let report = guard.remediate(&request, Utc::now()).await;
     let wall = t.elapsed();
     let (calls, spans) = calls.take();
+    let path = critical_path(&spans);
     let chain = longest_chain(&spans);
     if report.offenders.first().map(String::as_str) != Some(incident.offender) {
         eprintln!(
@@ -192,6 +161,7 @@ async fn trip(taken: &[&'static str]) -> Result<Trip> {
         offenders: report.offenders,
         calls,
         spans,
+        path,
         chain,
     })
 }
@@ -205,7 +175,8 @@ fn saved_trips(latency_ms: f64) -> PathBuf {
 struct SavedTrips {
     median_wall: f64,
     min_wall: f64,
-    chains: Vec<usize>,
+    /// Each run's critical path and longest chain, in calls.
+    paths: Vec<(usize, usize)>,
 }
 
 /// The saved `trips` runs at latencies below `latency_ms`, lowest first.
@@ -233,11 +204,14 @@ fn saved_below(latency_ms: f64) -> Result<Vec<(f64, SavedTrips)>> {
             SavedTrips {
                 median_wall: v["median_wall_ms"].as_f64().context("median_wall_ms")?,
                 min_wall: v["min_wall_ms"].as_f64().context("min_wall_ms")?,
-                chains: v["runs"]
+                paths: v["runs"]
                     .as_array()
                     .map(|rs| {
                         rs.iter()
-                            .filter_map(|r| r["chain"].as_array().map(Vec::len))
+                            .filter_map(|r| {
+                                let len = |k: &str| r[k].as_array().map(Vec::len);
+                                Some((len("critical_path")?, len("chain")?))
+                            })
                             .collect()
                     })
                     .unwrap_or_default(),
@@ -256,11 +230,12 @@ pub async fn trips(latency_ms: f64, reps: usize) -> Result<()> {
         let taken: Vec<_> = runs.iter().map(|t| t.region).collect();
         let t = trip(&taken).await?;
         eprintln!(
-            "trips: {} at {latency_ms} ms: {:?} in {:.0} ms, {} calls, chain of {}",
+            "trips: {} at {latency_ms} ms: {:?} in {:.0} ms, {} calls, critical path {}, chain of {}",
             t.region,
             t.outcome,
             ms(t.wall),
             total(&t.calls),
+            t.path.len(),
             t.chain.len()
         );
         runs.push(t);
@@ -301,18 +276,19 @@ fn print_runs(runs: &[Trip], latency_ms: f64, reps: usize, slowest_call: f64) {
          fresh region:\n"
     );
     println!(
-        "| run | region | outcome | ranked by | AWS calls | wall | longest chain of calls (timeline) |"
+        "| run | region | outcome | ranked by | AWS calls | wall | critical path | longest chain |"
     );
-    println!("|---:|---|---|---|---:|---:|---:|");
+    println!("|---:|---|---|---|---:|---:|---:|---:|");
     for (i, t) in runs.iter().enumerate() {
         println!(
-            "| {} | {} | {:?} | {} | {} | {:.0} ms | {} |",
+            "| {} | {} | {:?} | {} | {} | {:.0} ms | {} | {} |",
             i + 1,
             t.region,
             t.outcome,
             t.ranked_by["path"].as_str().unwrap_or("?"),
             total(&t.calls),
             ms(t.wall),
+            t.path.len(),
             t.chain.len()
         );
     }
@@ -344,10 +320,13 @@ fn print_timeline(runs: &[Trip], median_wall: f64) -> Result<&Trip> {
     let t = &runs[mid];
     println!(
         "\nTimeline of run {} (median wall {median_wall:.0} ms): each call from its start to its \
-         end, ms after the event; * = on the longest chain ({} calls: {}).\n",
+         end, ms after the event; * = on the critical path ({} calls: {}); + = also on the \
+         longest chain ({} calls: {}).\n",
         mid + 1,
+        t.path.len(),
+        t.chain_ops(&t.path),
         t.chain.len(),
-        t.chain_ops()
+        t.chain_ops(&t.chain)
     );
     println!("| call | start | end | |\n|---|---:|---:|---|");
     let mut order: Vec<usize> = (0..t.spans.len()).collect();
@@ -360,7 +339,11 @@ fn print_timeline(runs: &[Trip], median_wall: f64) -> Result<&Trip> {
             ms(s.start),
             s.end
                 .map_or_else(|| "—".to_owned(), |e| format!("{:.1}", ms(e))),
-            if t.chain.contains(&i) { "*" } else { "" }
+            match (t.path.contains(&i), t.chain.contains(&i)) {
+                (true, _) => "*",
+                (false, true) => "+",
+                (false, false) => "",
+            }
         );
     }
     Ok(t)
@@ -386,34 +369,44 @@ fn print_estimates(
     if latency_ms <= 0.0 {
         return;
     }
-    let chains: Vec<usize> = runs.iter().map(|t| t.chain.len()).collect();
-    let longest = chains.iter().copied().max().unwrap_or_default();
-    let list = |xs: &[usize]| {
+    let paths: Vec<(usize, usize)> = runs.iter().map(|t| (t.path.len(), t.chain.len())).collect();
+    let longest = paths.iter().map(|p| p.0).max().unwrap_or_default();
+    let list = |xs: &[(usize, usize)]| {
         xs.iter()
-            .map(ToString::to_string)
+            .map(|(p, c)| {
+                if p == c {
+                    p.to_string()
+                } else {
+                    format!("{p} ({c})")
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
     println!(
         "\nSequential AWS round trips, event to last change (goal ≤ {TRIPS_TARGET:.0}): the \
-         timeline's longest chain of calls that waited for one another, {} ({}) {}.\n",
-        list(&chains),
-        t.chain_ops(),
+         critical path — the calls the last change waited on, each on the one before — in each \
+         run, with the longest chain of calls one after another in brackets where it is longer: \
+         {} ({}) {}.\n",
+        list(&paths),
+        t.chain_ops(&t.path),
         verdict(longest as f64 <= TRIPS_TARGET)
     );
-    println!("| proxy latency | median wall | fastest wall | longest chain of calls, each run |");
+    println!(
+        "| proxy latency | median wall | fastest wall | critical path (longest chain), each run |"
+    );
     println!("|---:|---:|---:|---|");
     for (l, base) in earlier {
         println!(
             "| {l} ms | {:.0} ms | {:.0} ms | {} |",
             base.median_wall,
             base.min_wall,
-            list(&base.chains)
+            list(&base.paths)
         );
     }
     println!(
         "| {latency_ms} ms | {median_wall:.0} ms | {min_wall:.0} ms | {} |",
-        list(&chains)
+        list(&paths)
     );
     println!();
     for (l, base) in earlier {
