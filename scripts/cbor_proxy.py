@@ -7,7 +7,9 @@ moto and turns moto's JSON answers (success and error) back into CBOR, walking
 the botocore CloudWatch model so timestamps and doubles get their wire types
 from the shape, not from guessing. A GetMetricData request with a Metrics Insights
 query (`SELECT ...`) is answered with metrics_insights.py, which reads moto's datapoints,
-since moto's own answer to such a query is one ungrouped series. Every other request
+since moto's own answer to such a query is one ungrouped series (a request carrying the header
+`x-standin-insights: moto` gets moto's own answer: the end-to-end test of the guard's fallback
+asks for it). Every other request
 (Lambda, API Gateway, SQS, SNS, STS, tagging, ...) is forwarded to moto unchanged.
 
 Opt-in latency (--latency-ms, or CBOR_PROXY_LATENCY_MS in the environment; default 0): every
@@ -37,6 +39,11 @@ import botocore.session
 import cbor2
 
 import metrics_insights
+
+# A request with this header set to `moto` has its Metrics Insights query answered by moto itself
+# (one ungrouped series), as the stand-in did before it evaluated queries: what the guard must
+# not believe.
+MOTO_INSIGHTS_HEADER = "x-standin-insights"
 
 # Smithy service name in the CBOR path -> botocore service name.
 CBOR_SERVICES = {"GraniteServiceVersion20100801": "cloudwatch"}
@@ -286,7 +293,8 @@ class Handler(BaseHTTPRequestHandler):
         for h in ("X-Amz-Date", "X-Amz-Security-Token", "User-Agent", "amz-sdk-invocation-id"):
             if self.headers.get(h):
                 headers[h] = self.headers[h]
-        if op_name == "GetMetricData" and metrics_insights.has_insights(payload):
+        if (op_name == "GetMetricData" and metrics_insights.has_insights(payload)
+                and self.headers.get(MOTO_INSIGHTS_HEADER, "").lower() != "moto"):
             return self._insights(model, op, headers, payload)
         status, _reason, up_headers, data = self._upstream(
             "POST", "/", headers, json.dumps(payload).encode())

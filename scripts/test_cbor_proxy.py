@@ -428,6 +428,23 @@ def test_metrics_insights_top_n_through_the_proxy(standin, ns):
     assert (r["Label"], r["Timestamps"], r["Values"]) == ("mean", [t1], [72.0 / 9])
 
 
+def test_the_moto_header_gets_motos_own_ungrouped_answer(standin, ns):
+    """What the guard's end-to-end fallback test asks for: moto's own answer to the query, one
+    series labelled with the query's id, not one per function."""
+    names, _ = _insights_seed(standin, ns)
+    query = {
+        "MetricDataQueries": [{"Id": "insights", "Period": 60, "ReturnData": True, "Expression":
+                               f'SELECT MAX(ConcurrentExecutions) FROM SCHEMA("{ns}", FunctionName) '
+                               "GROUP BY FunctionName ORDER BY MAX() DESC LIMIT 2"}],
+        "StartTime": minute(-10), "EndTime": minute(1),
+    }
+    evaluated, _ = ok(standin, "GetMetricData", query)
+    assert [r.get("Label") for r in evaluated["MetricDataResults"]] == names[1:]
+    raw, _ = ok(standin, "GetMetricData", query, headers={"x-standin-insights": "moto"})
+    labels = [r.get("Label") for r in raw["MetricDataResults"]]
+    assert labels == ["insights"], raw
+
+
 def test_metrics_insights_bad_query_is_a_validation_error(standin, ns):
     for expr in ("SELECT MAX(Count) FROM SCHEMA(\"AWS/Lambda\", FunctionName)",
                  "SELECT PERCENTILE(ConcurrentExecutions) FROM \"AWS/Lambda\""):

@@ -3,5 +3,6 @@
 
 mod auditor;
 mod races;
+mod ranking;
 mod remediator;
 mod trust;
