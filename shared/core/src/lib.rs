@@ -8,7 +8,7 @@
 //! - [`attribution`]: what the alarm is about ([`attribution::Scope`]), the ranking, the offenders;
 //! - [`model`]: facts about functions and what drives them, and reversible [`model::Change`]s;
 //! - [`plan`]: tiered, bounded actions that never raise a limit;
-//! - [`record`]: previous values stored as tags before anything changes;
+//! - [`record`]: what the ledger holds — every previous value, recorded before anything changes;
 //! - [`report`]: the one JSON document (and human summary) per alarm;
 //! - [`audit`]: the auditor's verify and decide; [`posture`]: the production checklist;
 //! - [`error`]: how an AWS call failed, and [`fault`]: what that left undone, as values;

@@ -87,10 +87,6 @@ impl PostureSettings {
                 .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
         }
     }
-
-    pub fn from_env() -> Self {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
 }
 
 #[cfg(test)]
