@@ -50,21 +50,13 @@ fn table_name(value: Option<String>) -> Result<String, ConfigError> {
 
 impl Settings {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let read = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let vars = Vars(&get);
         Ok(Self {
             policy: Policy::from_lookup(&get)?,
             posture: PostureSettings::from_lookup(&get),
-            report_topic_arn: read("CGUARD_REPORT_TOPIC_ARN"),
-            metrics_insights: parse_bool(
-                "CGUARD_METRICS_INSIGHTS",
-                read("CGUARD_METRICS_INSIGHTS"),
-                true,
-            )?,
-            ledger_table: table_name(read("CGUARD_LEDGER_TABLE"))?,
+            report_topic_arn: vars.text("CGUARD_REPORT_TOPIC_ARN"),
+            metrics_insights: vars.bool("CGUARD_METRICS_INSIGHTS", true)?,
+            ledger_table: table_name(vars.text("CGUARD_LEDGER_TABLE"))?,
         })
     }
 
@@ -150,89 +142,40 @@ impl Policy {
     /// Reads the policy from a variable lookup (`std::env::var` in production, a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = Self::default();
-        let read = |name: &'static str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let mut guard_functions =
-            functions("CGUARD_GUARD_FUNCTIONS", read("CGUARD_GUARD_FUNCTIONS"))?;
-        if let Some(me) = read("AWS_LAMBDA_FUNCTION_NAME") {
+        let vars = Vars(&get);
+        let mut guard_functions = vars.functions("CGUARD_GUARD_FUNCTIONS")?;
+        if let Some(me) = vars.text("AWS_LAMBDA_FUNCTION_NAME") {
             guard_functions.insert(me);
         }
-        let policy = Self {
-            dry_run: parse_bool("CGUARD_DRY_RUN", read("CGUARD_DRY_RUN"), d.dry_run)?,
-            target_concurrency: parse_num(
+        Ok(Self {
+            dry_run: vars.bool("CGUARD_DRY_RUN", d.dry_run)?,
+            target_concurrency: vars.num(
                 "CGUARD_TARGET_CONCURRENCY",
-                read("CGUARD_TARGET_CONCURRENCY"),
                 d.target_concurrency,
                 1..=10_000,
             )?,
-            kill_switch_allowed: parse_bool(
-                "CGUARD_KILL_SWITCH_ALLOWED",
-                read("CGUARD_KILL_SWITCH_ALLOWED"),
-                d.kill_switch_allowed,
-            )?,
-            emergency_utilization: parse_fraction(
-                "CGUARD_EMERGENCY_UTILIZATION",
-                read("CGUARD_EMERGENCY_UTILIZATION"),
-                d.emergency_utilization,
-            )?,
-            max_actions: parse_num(
-                "CGUARD_MAX_ACTIONS",
-                read("CGUARD_MAX_ACTIONS"),
-                d.max_actions as u32,
-                1..=100,
-            )? as usize,
-            max_offenders: parse_num(
-                "CGUARD_MAX_OFFENDERS",
-                read("CGUARD_MAX_OFFENDERS"),
-                d.max_offenders as u32,
-                1..=20,
-            )? as usize,
-            offender_share: parse_fraction(
-                "CGUARD_OFFENDER_SHARE",
-                read("CGUARD_OFFENDER_SHARE"),
-                d.offender_share,
-            )?,
-            window_minutes: parse_num(
-                "CGUARD_WINDOW_MINUTES",
-                read("CGUARD_WINDOW_MINUTES"),
-                d.window_minutes,
-                1..=180,
-            )?,
-            protected_functions: functions(
-                "CGUARD_PROTECTED_FUNCTIONS",
-                read("CGUARD_PROTECTED_FUNCTIONS"),
-            )?,
+            kill_switch_allowed: vars.bool("CGUARD_KILL_SWITCH_ALLOWED", d.kill_switch_allowed)?,
+            emergency_utilization: vars
+                .fraction("CGUARD_EMERGENCY_UTILIZATION", d.emergency_utilization)?,
+            max_actions: vars.num("CGUARD_MAX_ACTIONS", d.max_actions as u32, 1..=100)? as usize,
+            max_offenders: vars.num("CGUARD_MAX_OFFENDERS", d.max_offenders as u32, 1..=20)?
+                as usize,
+            offender_share: vars.fraction("CGUARD_OFFENDER_SHARE", d.offender_share)?,
+            window_minutes: vars.num("CGUARD_WINDOW_MINUTES", d.window_minutes, 1..=180)?,
+            protected_functions: vars.functions("CGUARD_PROTECTED_FUNCTIONS")?,
             guard_functions,
-            unreserved_minimum: read("CGUARD_UNRESERVED_MINIMUM")
+            unreserved_minimum: vars
+                .text("CGUARD_UNRESERVED_MINIMUM")
                 .map(|v| parse_num("CGUARD_UNRESERVED_MINIMUM", Some(v), 0, 0..=100_000))
                 .transpose()?,
-            grace_minutes: parse_num(
-                "CGUARD_GRACE_MINUTES",
-                read("CGUARD_GRACE_MINUTES"),
-                d.grace_minutes,
-                1..=1440,
-            )?,
-            cooldown_minutes: parse_num(
+            grace_minutes: vars.num("CGUARD_GRACE_MINUTES", d.grace_minutes, 1..=1440)?,
+            cooldown_minutes: vars.num(
                 "CGUARD_COOLDOWN_MINUTES",
-                read("CGUARD_COOLDOWN_MINUTES"),
                 d.cooldown_minutes,
                 1..=10_080,
             )?,
-            history_days: parse_num(
-                "CGUARD_HISTORY_DAYS",
-                read("CGUARD_HISTORY_DAYS"),
-                d.history_days,
-                1..=3650,
-            )?,
-        };
-        Ok(policy)
-    }
-
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+            history_days: vars.num("CGUARD_HISTORY_DAYS", d.history_days, 1..=3650)?,
+        })
     }
 
     pub fn grace(&self) -> Duration {
@@ -241,6 +184,38 @@ impl Policy {
 
     pub fn cooldown(&self) -> Duration {
         Duration::minutes(i64::from(self.cooldown_minutes))
+    }
+}
+
+/// The process's variables, each read by its name once: trimmed, an empty value as unset.
+struct Vars<G>(G);
+
+impl<G: Fn(&str) -> Option<String>> Vars<G> {
+    fn text(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        parse_bool(name, self.text(name), default)
+    }
+
+    fn num(
+        &self,
+        name: &'static str,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<u32, ConfigError> {
+        parse_num(name, self.text(name), default, range)
+    }
+
+    fn fraction(&self, name: &'static str, default: f64) -> Result<f64, ConfigError> {
+        parse_fraction(name, self.text(name), default)
+    }
+
+    fn functions(&self, name: &'static str) -> Result<BTreeSet<String>, ConfigError> {
+        functions(name, self.text(name))
     }
 }
 

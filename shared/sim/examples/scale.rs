@@ -74,40 +74,7 @@ fn generated(functions: u32, seconds: u32, seed: u64) -> Scenario {
         let duration_s: f64 = rng.random_range(0.1..30.0);
         // Little's law: about 0.7 concurrent each on average.
         let rate = rng.random_range(0.2..1.2) / duration_s;
-        let source = match i % 5 {
-            0 | 1 => SourceSpec::Api {
-                api: format!("api-{}", i % 10),
-                stage: "prod".to_owned(),
-                method: "GET".to_owned(),
-                path: format!("/{name}"),
-                throttle: None,
-                callers: Callers {
-                    retry_fraction: 0.5,
-                    max_retries: 2,
-                    retry_delay_s: 1,
-                },
-            },
-            2 => {
-                queues.push(QueueSpec {
-                    name: format!("q-{name}"),
-                    visibility_timeout_s: 180,
-                    max_receive_count: Some(5),
-                });
-                SourceSpec::Queue {
-                    queue: format!("q-{name}"),
-                    batch_size: 10,
-                    maximum_concurrency: None,
-                    uuid: None,
-                }
-            }
-            3 => SourceSpec::Async {
-                max_event_age_s: None,
-                destination: true,
-            },
-            _ => SourceSpec::Direct {
-                callers: Callers::default(),
-            },
-        };
+        let source = source(i, &name, &mut queues);
         specs.push(FunctionSpec {
             name,
             role: if i % 50 == 0 {
@@ -140,6 +107,45 @@ fn generated(functions: u32, seconds: u32, seed: u64) -> Scenario {
         stages,
         queues,
         functions: specs,
+    }
+}
+
+/// Function `i`'s trigger, in turn: two in five behind an API, one an SQS consumer (its queue
+/// added to `queues`), one invoked asynchronously, one directly.
+fn source(i: u32, name: &str, queues: &mut Vec<QueueSpec>) -> SourceSpec {
+    match i % 5 {
+        0 | 1 => SourceSpec::Api {
+            api: format!("api-{}", i % 10),
+            stage: "prod".to_owned(),
+            method: "GET".to_owned(),
+            path: format!("/{name}"),
+            throttle: None,
+            callers: Callers {
+                retry_fraction: 0.5,
+                max_retries: 2,
+                retry_delay_s: 1,
+            },
+        },
+        2 => {
+            queues.push(QueueSpec {
+                name: format!("q-{name}"),
+                visibility_timeout_s: 180,
+                max_receive_count: Some(5),
+            });
+            SourceSpec::Queue {
+                queue: format!("q-{name}"),
+                batch_size: 10,
+                maximum_concurrency: None,
+                uuid: None,
+            }
+        }
+        3 => SourceSpec::Async {
+            max_event_age_s: None,
+            destination: true,
+        },
+        _ => SourceSpec::Direct {
+            callers: Callers::default(),
+        },
     }
 }
 

@@ -45,53 +45,17 @@ pub struct Verdict {
 /// not judged).
 pub fn judge(scenario: &str, runs: &[Summary]) -> Vec<Verdict> {
     let run = |p: Policy| runs.iter().find(|r| r.policy == p);
-    let verdict = |goal, met, figures: String| Verdict {
-        goal,
-        scenario: scenario.to_owned(),
-        met,
-        figures,
-    };
-    let mut out = Vec::new();
-    let guard = run(Policy::Guard);
-    match (scenario, guard) {
-        ("seed-000", Some(g)) => {
-            out.push(verdict(
-                "victims recover within 60 s of the first action",
-                g.victims_end_after_action_s
-                    .is_some_and(|s| s <= VICTIMS_RECOVER_WITHIN_S),
-                format!(
-                    "last victim throttle {} after the first action (at {})",
-                    seconds(g.victims_end_after_action_s),
-                    seconds(g.first_action_s.map(i64::from))
-                ),
-            ));
-            let c = g.offender_callers_after_action;
-            let refused = c.status_429 + c.status_500;
-            let share = if refused == 0 {
-                0.0
-            } else {
-                c.status_429 as f64 / refused as f64
-            };
-            out.push(verdict(
-                "the offender's callers get 429s, not 500s",
-                share >= OFFENDER_429_SHARE,
-                format!(
-                    "after the first action: {} × 429, {} × 500 ({:.1}% 429)",
-                    c.status_429,
-                    c.status_500,
-                    share * 100.0
-                ),
-            ));
-        }
+    let mut out = match (scenario, run(Policy::Guard)) {
+        ("seed-000", Some(g)) => recovery(g),
         ("seed-002", Some(g)) => {
             let lost = run(Policy::NoGuard).map_or(0, |n| n.messages_to_dlq);
-            out.push(verdict(
+            vec![(
                 "no message reaches the DLQ with the guard",
                 at_most(g.messages_to_dlq, DLQ_WITH_GUARD) && lost > 0,
                 format!("DLQ: {} with the guard, {lost} without", g.messages_to_dlq),
-            ));
+            )]
         }
-        ("seed-003", Some(g)) => out.push(verdict(
+        ("seed-003", Some(g)) => vec![(
             "no async event dropped without the kill switch",
             at_most(g.events_dropped, DROPPED_WITHOUT_KILL_SWITCH),
             format!(
@@ -99,11 +63,63 @@ pub fn judge(scenario: &str, runs: &[Summary]) -> Vec<Verdict> {
                 g.events_dropped,
                 run(Policy::NoGuard).map_or(0, |n| n.events_dropped)
             ),
-        )),
-        _ => {}
-    }
+        )],
+        _ => Vec::new(),
+    };
     for r in runs.iter().filter(|r| r.policy.guarded()) {
-        out.push(verdict(
+        out.extend(every_guarded_run(r));
+    }
+    out.into_iter()
+        .map(|(goal, met, figures)| Verdict {
+            goal,
+            scenario: scenario.to_owned(),
+            met,
+            figures,
+        })
+        .collect()
+}
+
+/// A goal, whether it was met, and the figures it was judged on.
+type Judged = (&'static str, bool, String);
+
+/// seed-000: the victims recover soon after the first action, and the offender's callers are
+/// told to slow down (429) rather than failed (500).
+fn recovery(g: &Summary) -> Vec<Judged> {
+    let c = g.offender_callers_after_action;
+    let refused = c.status_429 + c.status_500;
+    let share = if refused == 0 {
+        0.0
+    } else {
+        c.status_429 as f64 / refused as f64
+    };
+    vec![
+        (
+            "victims recover within 60 s of the first action",
+            g.victims_end_after_action_s
+                .is_some_and(|s| s <= VICTIMS_RECOVER_WITHIN_S),
+            format!(
+                "last victim throttle {} after the first action (at {})",
+                seconds(g.victims_end_after_action_s),
+                seconds(g.first_action_s.map(i64::from))
+            ),
+        ),
+        (
+            "the offender's callers get 429s, not 500s",
+            share >= OFFENDER_429_SHARE,
+            format!(
+                "after the first action: {} × 429, {} × 500 ({:.1}% 429)",
+                c.status_429,
+                c.status_500,
+                share * 100.0
+            ),
+        ),
+    ]
+}
+
+/// Every run with a guard: restores that stick, and protected functions left alone.
+fn every_guarded_run(r: &Summary) -> [Judged; 2] {
+    [
+        (
             "at most one re-alarm after a restore",
             r.realarms <= MAX_REALARMS,
             format!(
@@ -112,15 +128,14 @@ pub fn judge(scenario: &str, runs: &[Summary]) -> Vec<Verdict> {
                 r.realarms,
                 seconds(r.first_restore_s.map(i64::from))
             ),
-        ));
-        out.push(verdict(
+        ),
+        (
             "a protected function is never limited",
             at_most(r.protected_actions as u64, PROTECTED_ACTIONS as u64),
             format!(
                 "{}: {} action(s) on protected functions",
                 r.policy, r.protected_actions
             ),
-        ));
-    }
-    out
+        ),
+    ]
 }

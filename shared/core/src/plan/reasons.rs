@@ -276,9 +276,7 @@ impl fmt::Display for Why {
                 offender,
             } => {
                 write!(f, "SQS MaximumConcurrency = target {target}")?;
-                if *mappings > 1 {
-                    write!(f, " ÷ {mappings} mappings")?;
-                }
+                per_mapping(f, *mappings)?;
                 write!(
                     f,
                     " (bounded to 2..=1000): messages wait in the queue instead of being \
@@ -289,60 +287,87 @@ impl fmt::Display for Why {
                 reserved,
                 mappings,
                 maximum,
-            } => {
-                write!(
-                    f,
-                    "SQS MaximumConcurrency = the function's own reservation {reserved}"
-                )?;
-                if *mappings > 1 {
-                    write!(f, " ÷ {mappings} mappings")?;
-                }
-                write!(
-                    f,
-                    " = {maximum}: pollers that take more batches than the reservation runs have \
-                     them throttled until the visibility timeout, and valid messages reach the \
-                     DLQ (AWS: \"Don't set maximum concurrency higher than the function's \
-                     reserved concurrency\")"
-                )
-            }
+            } => within_reservation(f, *reserved, *mappings, *maximum),
             Self::Cap {
                 target,
                 lowered,
                 offender,
-            } => {
-                write!(
-                    f,
-                    "cap at target {target} (CGUARD_TARGET_CONCURRENCY); offender peak {offender}"
-                )?;
-                match lowered {
-                    Some(Lowered { to, floor }) => write!(
-                        f,
-                        "; lowered from {target} to {to} to keep the account's unreserved \
-                         minimum {} ({} unreserved now)",
-                        floor.minimum, floor.unreserved
-                    ),
-                    None => Ok(()),
-                }
-            }
+            } => cap(f, *target, lowered.as_ref(), offender),
             Self::KillSwitchRequested => f.write_str("tier 3 requested"),
             Self::Emergency {
                 utilization,
                 blocked,
                 offender,
-            } => {
-                write!(
-                    f,
-                    "emergency: account at {:.0}% of its limit; ",
-                    utilization * 100.0
-                )?;
-                match blocked {
-                    Some(floor) => Skip::BelowMinimum(*floor).fmt(f)?,
-                    None => f.write_str("the spike persisted after the lower tiers")?,
-                }
-                write!(f, "; offender peak {offender}")
-            }
+            } => emergency(f, *utilization, blocked.as_ref(), offender),
         }
     }
+}
+
+/// " ÷ N mappings" when a queue's share is split between several.
+fn per_mapping(f: &mut fmt::Formatter<'_>, mappings: u32) -> fmt::Result {
+    if mappings > 1 {
+        write!(f, " ÷ {mappings} mappings")?;
+    }
+    Ok(())
+}
+
+fn within_reservation(
+    f: &mut fmt::Formatter<'_>,
+    reserved: u32,
+    mappings: u32,
+    maximum: u32,
+) -> fmt::Result {
+    write!(
+        f,
+        "SQS MaximumConcurrency = the function's own reservation {reserved}"
+    )?;
+    per_mapping(f, mappings)?;
+    write!(
+        f,
+        " = {maximum}: pollers that take more batches than the reservation runs have \
+         them throttled until the visibility timeout, and valid messages reach the \
+         DLQ (AWS: \"Don't set maximum concurrency higher than the function's \
+         reserved concurrency\")"
+    )
+}
+
+fn cap(
+    f: &mut fmt::Formatter<'_>,
+    target: u32,
+    lowered: Option<&Lowered>,
+    offender: &impl fmt::Display,
+) -> fmt::Result {
+    write!(
+        f,
+        "cap at target {target} (CGUARD_TARGET_CONCURRENCY); offender peak {offender}"
+    )?;
+    match lowered {
+        Some(Lowered { to, floor }) => write!(
+            f,
+            "; lowered from {target} to {to} to keep the account's unreserved \
+             minimum {} ({} unreserved now)",
+            floor.minimum, floor.unreserved
+        ),
+        None => Ok(()),
+    }
+}
+
+fn emergency(
+    f: &mut fmt::Formatter<'_>,
+    utilization: f64,
+    blocked: Option<&Floor>,
+    offender: &impl fmt::Display,
+) -> fmt::Result {
+    write!(
+        f,
+        "emergency: account at {:.0}% of its limit; ",
+        utilization * 100.0
+    )?;
+    match blocked {
+        Some(floor) => fmt::Display::fmt(&Skip::BelowMinimum(*floor), f)?,
+        None => f.write_str("the spike persisted after the lower tiers")?,
+    }
+    write!(f, "; offender peak {offender}")
 }
 
 /// Reports carry the sentence a person reads, as they always have.

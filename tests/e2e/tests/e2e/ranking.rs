@@ -63,7 +63,9 @@ async fn moto_s_ungrouped_insights_answer_is_not_believed_and_the_fallback_finds
 
     // WHEN the remediator plans for the account alarm, Insights on (the default)
     let request = parse_event(&event).unwrap().remove(0);
-    let report = Guard::new(aws, policy).remediate(&request, Utc::now()).await;
+    let report = Guard::new(aws, policy)
+        .remediate(&request, Utc::now())
+        .await;
 
     // THEN the ungrouped answer is named as the reason the batched path ranked...
     assert_eq!(
