@@ -19,6 +19,7 @@ fn a_posture_finding_naming_a_hostile_api_is_shown_escaped() {
             check: Check::ApiStages,
             severity: Severity::Warning,
             detail: format!("stage prod of API shop{HIDE} invokes Lambda without a throttle"),
+            resource: None,
         }],
         protected_by_tag: Some(vec![format!("self-exempt{HIDE}")]),
     };

@@ -41,7 +41,12 @@ mod tests {
         let reqs = parse_event(&event("eventbridge-state-change.json")).unwrap();
         assert_eq!(reqs[0].source, EventSource::EventBridge);
         let alarm = only_alarm(reqs);
-        assert!(alarm.arn.unwrap().contains(":alarm:"));
+        assert_eq!(
+            alarm.arn.as_deref(),
+            Some(
+                "arn:aws:cloudwatch:us-east-1:123456789012:alarm:concurrency-guard-account-concurrency"
+            )
+        );
         assert_eq!(alarm.state, AlarmState::Alarm);
     }
 }

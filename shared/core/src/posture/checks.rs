@@ -47,7 +47,15 @@ impl Check {
             check: self,
             severity,
             detail: detail.into(),
+            resource: None,
         }
+    }
+}
+
+impl Finding {
+    fn about(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
     }
 }
 
@@ -163,13 +171,19 @@ fn busy_functions(facts: &PostureFacts, policy: &Policy) -> Vec<Finding> {
     busy.iter()
         .filter_map(|b| match &b.reservation {
             Ok(Reservation::Unreserved) => Some(
-                Check::BusyFunctions.finding(Severity::Warning, unreserved(&b.function, b.peak)),
+                Check::BusyFunctions
+                    .finding(Severity::Warning, unreserved(&b.function, b.peak))
+                    .about(&b.function),
             ),
             Ok(Reservation::Reserved(_)) => None,
-            Err(e) => Some(Check::BusyFunctions.finding(
-                Severity::Unknown,
-                format!("{}: reservation unknown ({e})", b.function),
-            )),
+            Err(e) => Some(
+                Check::BusyFunctions
+                    .finding(
+                        Severity::Unknown,
+                        format!("{}: reservation unknown ({e})", b.function),
+                    )
+                    .about(&b.function),
+            ),
         })
         .collect()
 }
@@ -194,7 +208,9 @@ fn queue_mappings(facts: &PostureFacts) -> Vec<Finding> {
                 queue_name(&q.source_arn),
                 q.function
             );
-            Check::QueueMappings.finding(Severity::Warning, detail)
+            Check::QueueMappings
+                .finding(Severity::Warning, detail)
+                .about(&q.uuid)
         })
         .collect()
 }
@@ -227,7 +243,9 @@ fn api_stages(facts: &PostureFacts) -> Vec<Finding> {
                  only the account-wide API Gateway limit applies",
                 s.api_name, s.api_id, s.stage
             );
-            Check::ApiStages.finding(Severity::Warning, detail)
+            Check::ApiStages
+                .finding(Severity::Warning, detail)
+                .about(format!("{}/{}", s.api_id, s.stage))
         })
         .collect()
 }
@@ -400,6 +418,10 @@ mod tests {
             maximum_concurrency,
             enabled,
         }
+    }
+
+    fn resources(findings: &[Finding]) -> Vec<Option<&str>> {
+        findings.iter().map(|f| f.resource.as_deref()).collect()
     }
 
     fn stage(stage: &str, throttled: bool, invokes_lambda: Option<bool>) -> ApiStage {
@@ -613,8 +635,7 @@ mod tests {
             [Severity::Warning, Severity::Unknown]
         );
         // Which function each finding is about, since the operator acts on that.
-        assert!(findings[0].detail.contains("checkout"), "{findings:?}");
-        assert!(findings[1].detail.contains("reports"), "{findings:?}");
+        assert_eq!(resources(&findings), [Some("checkout"), Some("reports")]);
 
         let f = PostureFacts {
             busy: Err(denied()),
@@ -642,11 +663,7 @@ mod tests {
             severities(Check::QueueMappings, &findings),
             [Severity::Warning]
         );
-        let named = ["unbounded", "jobs", "worker"];
-        assert!(
-            named.iter().all(|n| findings[0].detail.contains(n)),
-            "the mapping, its queue and its function: {findings:?}"
-        );
+        assert_eq!(resources(&findings), [Some("unbounded")]);
 
         let f = PostureFacts {
             queues: Err(denied()),
@@ -681,8 +698,7 @@ mod tests {
             severities(Check::ApiStages, &findings),
             [Severity::Warning, Severity::Warning]
         );
-        assert!(findings[0].detail.contains("orders"), "{findings:?}");
-        assert!(findings[1].detail.contains("legacy"), "{findings:?}");
+        assert_eq!(resources(&findings), [Some("a1/orders"), Some("a1/legacy")]);
 
         let f = PostureFacts {
             stages: Err(denied()),

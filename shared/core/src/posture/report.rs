@@ -26,6 +26,10 @@ pub struct Finding {
     pub check: Check,
     pub severity: Severity,
     pub detail: String,
+    /// What the finding is about, for a machine to act on: a function's name, an SQS mapping's
+    /// UUID, or a REST stage as `api-id/stage`. `None` for an account-wide finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +114,7 @@ mod tests {
             check,
             severity,
             detail: detail.into(),
+            resource: None,
         };
         PostureReport {
             at: DateTime::parse_from_rfc3339("2026-11-23T10:15:00Z")

@@ -9,7 +9,7 @@
 
 use cguard_core::config::Policy;
 use cguard_core::fault::Fault;
-use cguard_core::intake::parse_event;
+use cguard_core::intake::{AlarmState, parse_event};
 use cguard_core::model::{Change, Reservation, Status, Tier};
 use cguard_core::plan::Skip;
 use cguard_core::ranking::RankedBy;
@@ -260,7 +260,12 @@ async fn ok_notifications_and_unrelated_alarms_change_nothing() {
     )
     .await[0];
     assert_eq!(ok.outcome, Outcome::NoAction);
-    assert!(ok.notes[0].contains("OK"), "{ok}");
+    assert_eq!(
+        ok.alarm.as_ref().map(|a| a.state),
+        Some(AlarmState::Ok),
+        "{ok}"
+    );
+    assert!(ok.actions.is_empty() && ok.ranking.is_empty(), "{ok}");
     assert_eq!(lab.reservation(incident.offender).await.unwrap(), None);
 }
 
