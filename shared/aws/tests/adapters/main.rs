@@ -6,6 +6,7 @@ mod common;
 mod engine;
 mod engine_request;
 mod errors;
+mod fallback;
 mod history;
 mod inventory;
 mod ledger;
