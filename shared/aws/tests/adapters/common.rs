@@ -187,3 +187,36 @@ pub fn conditional_check_failed() -> HttpResponse {
         r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#,
     )
 }
+
+/// `GetAccountSettings`: the account's limit, and how much of it is unreserved.
+pub fn account_settings(limit: i32, unreserved: i32) -> Rule {
+    aws_smithy_mocks::mock!(aws_sdk_lambda::Client::get_account_settings).then_output(move || {
+        aws_sdk_lambda::operation::get_account_settings::GetAccountSettingsOutput::builder()
+            .account_limit(
+                aws_sdk_lambda::types::AccountLimit::builder()
+                    .concurrent_executions(limit)
+                    .unreserved_concurrent_executions(unreserved)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+/// `GetFunctionConcurrency` for a function without a reservation.
+pub fn unreserved() -> Rule {
+    aws_smithy_mocks::mock!(aws_sdk_lambda::Client::get_function_concurrency).then_output(|| {
+        aws_sdk_lambda::operation::get_function_concurrency::GetFunctionConcurrencyOutput::builder()
+            .build()
+    })
+}
+
+/// `GetPolicy` for a function without a resource policy: Lambda answers 404.
+pub fn no_policy() -> Rule {
+    aws_smithy_mocks::mock!(aws_sdk_lambda::Client::get_policy).then_http_response(|| {
+        rest_json(
+            404,
+            Some("ResourceNotFoundException"),
+            r#"{"Type":"User","Message":"The resource you requested does not exist."}"#,
+        )
+    })
+}

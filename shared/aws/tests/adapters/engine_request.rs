@@ -12,13 +12,11 @@ use aws_sdk_dynamodb::Client as Dynamo;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_lambda::Client as Lambda;
-use aws_sdk_lambda::operation::get_account_settings::GetAccountSettingsOutput;
 use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
-use aws_sdk_lambda::operation::get_function_concurrency::GetFunctionConcurrencyOutput;
 use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
 use aws_sdk_lambda::operation::update_event_source_mapping::UpdateEventSourceMappingOutput;
-use aws_sdk_lambda::types::{AccountLimit, EventSourceMappingConfiguration, FunctionConfiguration};
-use aws_smithy_mocks::mock;
+use aws_sdk_lambda::types::{EventSourceMappingConfiguration, FunctionConfiguration};
+use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_types::DateTime as SmithyTime;
 use cguard_core::config::Policy;
 use cguard_core::intake::{EventSource, Request, Subject};
@@ -26,30 +24,18 @@ use cguard_core::model::{Change, Reservation, Status};
 use cguard_core::report::Outcome;
 use cguard_engine::Guard;
 
-use crate::common::{ACCOUNT, REGION, Rules, aws, function_arn, rest_json};
+use crate::common::{
+    ACCOUNT, REGION, Rules, account_settings, aws, function_arn, no_policy, unreserved,
+};
 use crate::engine::{CAP_KEY, Log, ledger_ok, now, put_ok, recorded, tag_ok};
 use crate::ledger::Sent;
 
-#[tokio::test]
-async fn a_manual_request_is_remediated_end_to_end() {
-    // GIVEN orders-api holds 600 of the account's 650 concurrent executions, is driven by an
-    // SQS queue without maximum concurrency, has no reservation, and the account has 850 of
-    // 1000 unreserved
-    let log = Log::default();
-    let sent = Sent::default();
-    let uuid = "6d9f3e2a-1b4c-4d5e-8f70-112233445566";
+/// Lambda as it describes orders-api (an SQS consumer without maximum concurrency and without
+/// a reservation, in an account with 850 of 1000 unreserved), and accepting the two changes.
+fn lambda_rules(log: &Log, uuid: &'static str) -> Vec<Rule> {
     let queue = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:orders-queue");
-    let lambda_rules = [
-        mock!(Lambda::get_account_settings).then_output(|| {
-            GetAccountSettingsOutput::builder()
-                .account_limit(
-                    AccountLimit::builder()
-                        .concurrent_executions(1000)
-                        .unreserved_concurrent_executions(850)
-                        .build(),
-                )
-                .build()
-        }),
+    vec![
+        account_settings(1000, 850),
         mock!(Lambda::get_function)
             .match_requests(|r| r.function_name() == Some("orders-api"))
             .then_output(|| {
@@ -63,15 +49,8 @@ async fn a_manual_request_is_remediated_end_to_end() {
                     .tags("team", "payments")
                     .build()
             }),
-        mock!(Lambda::get_function_concurrency)
-            .then_output(|| GetFunctionConcurrencyOutput::builder().build()),
-        mock!(Lambda::get_policy).then_http_response(|| {
-            rest_json(
-                404,
-                Some("ResourceNotFoundException"),
-                r#"{"Type":"User","Message":"The resource you requested does not exist."}"#,
-            )
-        }),
+        unreserved(),
+        no_policy(),
         mock!(Lambda::list_event_source_mappings).then_output(move || {
             ListEventSourceMappingsOutput::builder()
                 .event_source_mappings(
@@ -85,7 +64,7 @@ async fn a_manual_request_is_remediated_end_to_end() {
                 )
                 .build()
         }),
-        tag_ok(&log),
+        tag_ok(log),
         {
             let log = log.clone();
             mock!(Lambda::update_event_source_mapping)
@@ -98,8 +77,12 @@ async fn a_manual_request_is_remediated_end_to_end() {
                     UpdateEventSourceMappingOutput::builder().uuid(uuid).build()
                 })
         },
-        put_ok(&log),
-    ];
+        put_ok(log),
+    ]
+}
+
+/// CloudWatch: orders-api holds 600 of the account's 650; thumbnailer is quiet.
+fn cloudwatch_rules() -> [Rule; 2] {
     let t0 = now().timestamp() - 120;
     let figures: HashMap<(Option<&str>, &str), f64> = HashMap::from([
         ((None, "ConcurrentExecutions"), 650.0),
@@ -124,7 +107,7 @@ async fn a_manual_request_is_remediated_end_to_end() {
             )
             .build()
     };
-    let cloudwatch_rules = [
+    [
         mock!(CloudWatch::list_metrics).then_output(move || {
             ListMetricsOutput::builder()
                 .metrics(metric("orders-api"))
@@ -148,7 +131,19 @@ async fn a_manual_request_is_remediated_end_to_end() {
             }
             out.build()
         }),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn a_manual_request_is_remediated_end_to_end() {
+    // GIVEN orders-api holds 600 of the account's 650 concurrent executions, is driven by an
+    // SQS queue without maximum concurrency, has no reservation, and the account has 850 of
+    // 1000 unreserved
+    let log = Log::default();
+    let sent = Sent::default();
+    let uuid = "6d9f3e2a-1b4c-4d5e-8f70-112233445566";
+    let lambda_rules = lambda_rules(&log, uuid);
+    let cloudwatch_rules = cloudwatch_rules();
     let dynamodb_rules = [
         mock!(Dynamo::get_item)
             .match_requests(|r| r.consistent_read() == Some(true))

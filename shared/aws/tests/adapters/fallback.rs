@@ -18,12 +18,10 @@ use aws_sdk_cloudwatch::types::{
 use aws_sdk_dynamodb::Client as Dynamo;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_lambda::Client as Lambda;
-use aws_sdk_lambda::operation::get_account_settings::GetAccountSettingsOutput;
 use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
-use aws_sdk_lambda::operation::get_function_concurrency::GetFunctionConcurrencyOutput;
 use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
-use aws_sdk_lambda::types::{AccountLimit, FunctionConfiguration};
-use aws_smithy_mocks::mock;
+use aws_sdk_lambda::types::FunctionConfiguration;
+use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_types::DateTime as SmithyTime;
 use cguard_core::config::Policy;
 use cguard_core::intake::{Subject, parse_event};
@@ -33,7 +31,7 @@ use cguard_core::report::Outcome;
 use cguard_engine::Guard;
 use chrono::{Duration, DurationRound, Utc};
 
-use crate::common::{Rules, aws, function_arn, rest_json};
+use crate::common::{Rules, account_settings, aws, function_arn, no_policy, unreserved};
 
 const ALARM: &str = "concurrency-guard-account-concurrency";
 const MESSAGE: &str = "Maximum number of allowed metrics exceeded";
@@ -86,24 +84,9 @@ fn metric(function: &str) -> Metric {
         .build()
 }
 
-#[tokio::test]
-async fn a_partial_insights_answer_falls_back_to_the_batched_path_and_finds_the_offender() {
-    // GIVEN the account alarm as EventBridge delivers it, and CloudWatch confirming it
-    let event: serde_json::Value =
-        serde_json::from_str(include_str!("../../../../events/alarm-action.json")).unwrap();
-    let mut request = parse_event(&event).unwrap().remove(0);
-    let Subject::Alarm(alarm) = &mut request.subject else {
-        panic!("an alarm request")
-    };
-    // Re-dated to now: the adapter asks Insights only about the last 3 hours.
-    alarm.changed_at = Utc::now()
-        .duration_trunc(Duration::milliseconds(1))
-        .unwrap()
-        - Duration::seconds(3);
-    let alarm = alarm.clone();
-    let changed = SmithyTime::from_millis(alarm.changed_at.timestamp_millis());
-    let minute = SmithyTime::from_secs(alarm.changed_at.timestamp() - 87);
-    let describe = mock!(CloudWatch::describe_alarms).then_output(move || {
+/// `DescribeAlarms`: the stack's account alarm as CloudWatch has it, in ALARM since `changed`.
+fn confirming(changed: SmithyTime) -> Rule {
+    mock!(CloudWatch::describe_alarms).then_output(move || {
         DescribeAlarmsOutput::builder()
             .metric_alarms(
                 MetricAlarm::builder()
@@ -123,7 +106,48 @@ async fn a_partial_insights_answer_falls_back_to_the_batched_path_and_finds_the_
                     .build(),
             )
             .build()
-    });
+    })
+}
+
+/// Lambda describing hog: no reservation, no resource policy, no event source.
+fn hog_rules() -> [Rule; 5] {
+    [
+        account_settings(1000, 1000),
+        mock!(Lambda::get_function).then_output(|| {
+            GetFunctionOutput::builder()
+                .configuration(
+                    FunctionConfiguration::builder()
+                        .function_name("hog")
+                        .function_arn(function_arn("hog"))
+                        .build(),
+                )
+                .build()
+        }),
+        unreserved(),
+        no_policy(),
+        mock!(Lambda::list_event_source_mappings)
+            .then_output(|| ListEventSourceMappingsOutput::builder().build()),
+    ]
+}
+
+#[tokio::test]
+async fn a_partial_insights_answer_falls_back_to_the_batched_path_and_finds_the_offender() {
+    // GIVEN the account alarm as EventBridge delivers it, and CloudWatch confirming it
+    let event: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../events/alarm-action.json")).unwrap();
+    let mut request = parse_event(&event).unwrap().remove(0);
+    let Subject::Alarm(alarm) = &mut request.subject else {
+        panic!("an alarm request")
+    };
+    // Re-dated to now: the adapter asks Insights only about the last 3 hours.
+    alarm.changed_at = Utc::now()
+        .duration_trunc(Duration::milliseconds(1))
+        .unwrap()
+        - Duration::seconds(3);
+    let alarm = alarm.clone();
+    let changed = SmithyTime::from_millis(alarm.changed_at.timestamp_millis());
+    let minute = SmithyTime::from_secs(alarm.changed_at.timestamp() - 87);
+    let describe = confirming(changed);
     // ...and the Insights query answered partially, with CloudWatch's message
     let queries: Arc<Mutex<Vec<bool>>> = Arc::default();
     let seen = queries.clone();
@@ -153,39 +177,7 @@ async fn a_partial_insights_answer_falls_back_to_the_batched_path_and_finds_the_
             .metrics(metric("quiet"))
             .build()
     });
-    let lambda = [
-        mock!(Lambda::get_account_settings).then_output(|| {
-            GetAccountSettingsOutput::builder()
-                .account_limit(
-                    AccountLimit::builder()
-                        .concurrent_executions(1000)
-                        .unreserved_concurrent_executions(1000)
-                        .build(),
-                )
-                .build()
-        }),
-        mock!(Lambda::get_function).then_output(|| {
-            GetFunctionOutput::builder()
-                .configuration(
-                    FunctionConfiguration::builder()
-                        .function_name("hog")
-                        .function_arn(function_arn("hog"))
-                        .build(),
-                )
-                .build()
-        }),
-        mock!(Lambda::get_function_concurrency)
-            .then_output(|| GetFunctionConcurrencyOutput::builder().build()),
-        mock!(Lambda::get_policy).then_http_response(|| {
-            rest_json(
-                404,
-                Some("ResourceNotFoundException"),
-                r#"{"Type":"User","Message":"The resource you requested does not exist."}"#,
-            )
-        }),
-        mock!(Lambda::list_event_source_mappings)
-            .then_output(|| ListEventSourceMappingsOutput::builder().build()),
-    ];
+    let lambda = hog_rules();
     let ledger = mock!(Dynamo::get_item).then_output(|| GetItemOutput::builder().build());
     let aws = aws(Rules {
         lambda: lambda.iter().collect(),
