@@ -993,11 +993,11 @@ def test_settings_mirror_config_rs() -> None:
     ranges = {
         name: (int(low.replace("_", "")), int(high.replace("_", "")))
         for name, low, high in re.findall(
-            r'parse_num\(\s*"(CGUARD_\w+)",.*?([0-9][0-9_]*)\.\.=([0-9][0-9_]*)', text, re.S
+            r'(?:parse_num|\.num)\(\s*"(CGUARD_\w+)",.*?([0-9][0-9_]*)\.\.=([0-9][0-9_]*)', text, re.S
         )
     }
-    booleans = set(re.findall(r'parse_bool\(\s*"(CGUARD_\w+)"', text))
-    fractions = set(re.findall(r'parse_fraction\(\s*"(CGUARD_\w+)"', text))
+    booleans = set(re.findall(r'(?:parse_bool|\.bool)\(\s*"(CGUARD_\w+)"', text))
+    fractions = set(re.findall(r'(?:parse_fraction|\.fraction)\(\s*"(CGUARD_\w+)"', text))
     assert ranges and booleans and fractions
     settings = check_iam.SETTINGS
     for name, (low, high) in ranges.items():
